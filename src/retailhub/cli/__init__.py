@@ -1,0 +1,22 @@
+"""The `retailhub` command: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from retailhub.cli import schemas, validate
+
+app = typer.Typer(
+    name="retailhub",
+    help="retailhub: the retail integration hub between ERP, CRM, loyalty, POS and ecommerce.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("validate")(validate.validate)
+app.add_typer(schemas.app, name="schemas")
+
+
+def main() -> None:
+    """Entry point of the `retailhub` console script."""
+    app()
