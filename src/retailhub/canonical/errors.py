@@ -38,14 +38,47 @@ def json_path(location: Iterable[int | str]) -> str:
 _PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
-def faults_from_validation_error(error: ValidationError, prefix: Iterable[int | str] = ()) -> list[Fault]:
+Location = tuple[int | str, ...]
+
+
+class InvariantViolation(ValueError):
+    """Raised by a document's cross-field check; each fault keeps the location of the field at fault."""
+
+    def __init__(self, faults: Sequence[tuple[Location, str]]) -> None:
+        self.faults = list(faults)
+        super().__init__("; ".join(f"{json_path(loc)}: {reason}" for loc, reason in self.faults))
+
+
+class Problems:
+    """Collects every invariant fault of a document so the caller sees all of them at once."""
+
+    def __init__(self) -> None:
+        self.faults: list[tuple[Location, str]] = []
+
+    def add(self, location: Location, reason: str) -> None:
+        """Record that the field at `location` breaks a rule, and why."""
+        self.faults.append((location, reason))
+
+    def raise_if_any(self) -> None:
+        """Raise InvariantViolation when anything was recorded."""
+        if self.faults:
+            raise InvariantViolation(self.faults)
+
+
+def faults_from_validation_error(
+    error: ValidationError, prefix: Iterable[int | str] = ()
+) -> list[Fault]:
     """Turn pydantic's errors into faults with JSON paths and the reason without pydantic's jargon."""
-    faults = []
+    faults: list[Fault] = []
     for item in error.errors(include_url=False):
+        location = [*prefix, *(p for p in item["loc"] if not _is_union_tag(p))]
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, InvariantViolation):
+            faults.extend(Fault(json_path([*location, *loc]), why) for loc, why in cause.faults)
+            continue
         reason = item["msg"]
         for noise in _PYDANTIC_PREFIXES:
             reason = reason.removeprefix(noise)
-        location = [*prefix, *(p for p in item["loc"] if not _is_union_tag(p))]
         faults.append(Fault(json_path(location), reason))
     return faults
 

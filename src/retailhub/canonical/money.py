@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+from collections.abc import Iterable
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -74,10 +75,10 @@ def minor_unit(currency: str) -> Decimal:
 def parse_amount(value: Any) -> Decimal:
     """Accept a Decimal, an int or a decimal string; refuse floats, which cannot hold cents exactly."""
     if isinstance(value, bool):
-        raise ValueError("an amount must be a decimal string such as \"12.34\", not a boolean")
+        raise ValueError('an amount must be a decimal string such as "12.34", not a boolean')
     if isinstance(value, float):
         raise ValueError(
-            f"an amount must be a decimal string such as \"12.34\", not the float {value!r}"
+            f'an amount must be a decimal string such as "12.34", not the float {value!r}'
             " (floats cannot hold cents exactly)"
         )
     if isinstance(value, Decimal):
@@ -99,7 +100,7 @@ def parse_amount(value: Any) -> Decimal:
 def _parse_currency(value: Any) -> str:
     """Accept an ISO 4217 code in any case; store it upper-case."""
     if not isinstance(value, str):
-        raise ValueError("a currency must be an ISO 4217 code such as \"EUR\"")
+        raise ValueError('a currency must be an ISO 4217 code such as "EUR"')
     code = value.strip().upper()
     minor_units(code)
     return code
@@ -110,7 +111,11 @@ Amount = Annotated[
     BeforeValidator(parse_amount),
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
     WithJsonSchema(
-        {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "Decimal amount as a string"}
+        {
+            "type": "string",
+            "pattern": r"^-?\d+(\.\d+)?$",
+            "description": "Decimal amount as a string",
+        }
     ),
 ]
 """A Decimal amount, written in JSON as a string so no consumer reads it as a float."""
@@ -212,7 +217,7 @@ class Money(BaseModel):
         if increment <= 0:
             raise ValueError("a rounding increment must be positive")
         units = (self.amount / increment).quantize(Decimal(1), rounding=rounding.decimal_mode)
-        exponent = min(increment.as_tuple().exponent, 0)  # type: ignore[type-var]
+        exponent = min(increment.as_tuple().exponent, 0)
         amount = (units * increment).quantize(Decimal(1).scaleb(int(exponent)))
         return Money(amount=amount, currency=self.currency)
 
@@ -234,3 +239,11 @@ class Money(BaseModel):
         for i in order[: abs(remainder)]:
             shares[i] += step
         return [Money(amount=s, currency=self.currency) for s in shares]
+
+
+def sum_money(amounts: Iterable[Money], currency: str) -> Money:
+    """Add amounts starting from zero in `currency`, so an empty list is a valid total."""
+    total = Money.zero(currency)
+    for amount in amounts:
+        total += amount
+    return total

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from retailhub.cli import schemas, validate
+from retailhub.cli import demo, schemas, validate
 
 app = typer.Typer(
     name="retailhub",
@@ -13,6 +13,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command("demo")(demo.demo)
 app.command("validate")(validate.validate)
 app.add_typer(schemas.app, name="schemas")
 
