@@ -1,0 +1,62 @@
+"""How events become log records and back: checked once on the way in, parsed on the way out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from retailhub.bus.port import MalformedEvent, ordering_key
+from retailhub.canonical.cloudevents import CloudEvent, parse_event
+from retailhub.canonical.errors import Fault, InvalidDocument
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEvent:
+    """An event ready for the log: the columns the bus filters on, and the JSON payload."""
+
+    event: CloudEvent
+    event_id: str
+    type: str
+    key: str | None
+    payload: bytes
+
+
+def encode_events(events: Sequence[CloudEvent]) -> list[EncodedEvent]:
+    """Serialise a batch, refusing all of it (MalformedEvent) if any event cannot be recorded."""
+    faults: list[Fault] = []
+    encoded: list[EncodedEvent] = []
+    for index, event in enumerate(events):
+        where = f"$[{index}]"
+        if not isinstance(event, CloudEvent):
+            faults.append(Fault(where, f"must be a CloudEvent, not {type(event).__name__}"))
+            continue
+        if not isinstance(event.id, str) or not event.id:
+            faults.append(Fault(f"{where}.id", "must be a non-empty string"))
+        if not isinstance(event.source, str) or not event.source:
+            faults.append(Fault(f"{where}.source", "must be a non-empty string"))
+        if not isinstance(event.type, str) or not event.type or "*" in event.type:
+            faults.append(Fault(f"{where}.type", "must be a non-empty event type without '*'"))
+        try:
+            payload = event.to_json()
+        except (TypeError, ValueError) as error:
+            faults.append(Fault(f"{where}.data", f"cannot be written as JSON: {error}"))
+            continue
+        encoded.append(EncodedEvent(event, event.id, event.type, ordering_key(event), payload))
+    if faults:
+        raise MalformedEvent(faults)
+    return encoded
+
+
+def decode_event(payload: bytes) -> CloudEvent:
+    """Parse a recorded payload back into a CloudEvent; MalformedEvent if the log holds junk."""
+    try:
+        return parse_event(payload)
+    except InvalidDocument as error:
+        raise MalformedEvent(error.faults) from error
+
+
+def dumps(value: object) -> str:
+    """Compact JSON text for bookkeeping columns (attempt history, filters)."""
+    return orjson.dumps(value).decode()

@@ -1,0 +1,668 @@
+"""The embedded bus: one SQLite file in WAL mode holds the log, cursors, held events and dedupe marks.
+
+One writer connection (its own thread, one asyncio lock) serialises every write transaction of
+this process, which is what SQLite does anyway; one reader connection reads snapshots beside it.
+Each subscription runs one worker: read a batch past its cursor, handle keys in parallel, and
+commit the handled marks, held rows and cursor in one transaction with the handlers' writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from retailhub.bus import sqlite_store as store
+from retailhub.bus.codec import EncodedEvent, decode_event, encode_events
+from retailhub.bus.delivery import (
+    Delivery,
+    build_chains,
+    describe_failure,
+    epoch,
+    read_attempts,
+    run_chains,
+    utc,
+)
+from retailhub.bus.port import (
+    ALL_STATES,
+    DEFAULT_RETRY,
+    EVERYTHING,
+    BusError,
+    EventBus,
+    Handler,
+    HandlerContext,
+    HeldEvent,
+    HoldState,
+    LoggedEvent,
+    Move,
+    Outcome,
+    ReplayOutOfRange,
+    ReplayPlan,
+    RetentionPolicy,
+    RetentionReport,
+    RetryPolicy,
+    Selection,
+    SubscriptionStatus,
+    Transaction,
+    UnknownSubscription,
+    type_matcher,
+)
+from retailhub.canonical.cloudevents import CloudEvent
+
+_log = structlog.get_logger(__name__)
+
+_handling: ContextVar[SqliteBus | None] = ContextVar("retailhub_bus_handling", default=None)
+
+_RECENT_EVENTS = 50_000
+
+
+class _SqliteTransaction(Transaction):
+    """A write transaction on the bus's writer connection; events it publishes wait for commit."""
+
+    def __init__(self, bus: SqliteBus) -> None:
+        self._bus = bus
+        self.published: list[tuple[list[int], list[EncodedEvent]]] = []
+
+    @property
+    def connection(self) -> store.SqliteConnection:
+        """The thread-confined connection: `await tx.connection.run(fn)` runs fn(sqlite3_conn)."""
+        return self._bus._writer
+
+    async def _enter(self) -> None:
+        """Make sure the transaction is open before a statement runs in it."""
+
+    async def execute(self, statement: str, parameters: Sequence[Any] = ()) -> None:
+        """Run one statement inside the transaction."""
+        await self._enter()
+        await self._bus._writer.run(lambda c: c.execute(statement, parameters))
+
+    async def fetch_all(
+        self, statement: str, parameters: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """Run one query inside the transaction and return its rows."""
+        await self._enter()
+        return await self._bus._writer.run(lambda c: c.execute(statement, parameters).fetchall())
+
+    async def insert(self, events: list[EncodedEvent]) -> list[int]:
+        """Append events to the log within this transaction."""
+        await self._enter()
+        positions = await self._bus._writer.run(
+            partial(store.insert_events, events=events, recorded_at=time.time())
+        )
+        self.published.append((positions, events))
+        return positions
+
+
+class _BatchUnit:
+    """One worker batch's write transaction: begun when a handler first writes, or at commit."""
+
+    def __init__(self, bus: SqliteBus) -> None:
+        self.bus = bus
+        self.begun = False
+        self.slot = asyncio.Lock()
+        self.published: list[tuple[list[int], list[EncodedEvent]]] = []
+
+    async def begin(self) -> None:
+        """Take the process's write lock and open the transaction, once."""
+        if self.begun:
+            return
+        await self.bus._write_lock.acquire()
+        try:
+            await self.bus._writer.run(lambda c: c.execute("BEGIN IMMEDIATE"))
+        except BaseException:
+            self.bus._write_lock.release()
+            raise
+        self.begun = True
+
+    async def commit(self, bookkeeping: Callable[[Any], None]) -> None:
+        """Write the batch's bookkeeping and commit it with whatever the handlers wrote."""
+        await self.begin()
+
+        def finish(connection: Any) -> None:
+            bookkeeping(connection)
+            connection.execute("COMMIT")
+
+        try:
+            await self.bus._writer.run(finish)
+        except BaseException:
+            await self.abort()
+            raise
+        self.begun = False
+        self.bus._write_lock.release()
+
+    async def abort(self) -> None:
+        """Roll back the batch (handlers' writes included) and free the write lock."""
+        if not self.begun:
+            return
+        self.begun = False
+        try:
+            await self.bus._writer.run(_rollback_if_open)
+        finally:
+            self.bus._write_lock.release()
+
+
+def _rollback_if_open(connection: Any) -> None:
+    """Roll back unless a cancelled commit already finished on the connection's thread."""
+    if connection.in_transaction:
+        connection.execute("ROLLBACK")
+
+
+class _HandlerTransaction(_SqliteTransaction):
+    """A handler's share of its batch transaction: a savepoint, so a failure undoes only its writes.
+
+    Handlers of one batch run in parallel but take turns on the database: the first statement
+    waits for the batch's slot and holds it until the handler returns.
+    """
+
+    def __init__(self, unit: _BatchUnit) -> None:
+        super().__init__(unit.bus)
+        self._unit = unit
+        self._active = False
+
+    async def _enter(self) -> None:
+        if self._active:
+            return
+        await self._unit.slot.acquire()
+        try:
+            await self._unit.begin()
+            await self._bus._writer.run(lambda c: c.execute("SAVEPOINT handler"))
+        except BaseException:
+            self._unit.slot.release()
+            raise
+        self._active = True
+
+    async def end(self, *, handled: bool) -> None:
+        """Keep the handler's writes if it handled the event, else roll them back."""
+        if not self._active:
+            return
+        self._active = False
+        try:
+            await self._bus._writer.run(_release if handled else _roll_back_savepoint)
+            if handled:
+                self._unit.published.extend(self.published)
+        finally:
+            self._unit.slot.release()
+
+
+def _release(connection: Any) -> None:
+    """Keep a handler's writes inside the batch transaction."""
+    connection.execute("RELEASE handler")
+
+
+def _roll_back_savepoint(connection: Any) -> None:
+    """Undo a failed handler's writes, leaving the rest of the batch intact."""
+    connection.execute("ROLLBACK TO handler")
+    connection.execute("RELEASE handler")
+
+
+@dataclass(slots=True)
+class _Subscription:
+    """A subscription this process runs: its filter, handler, policy and worker task."""
+
+    name: str
+    types: tuple[str, ...]
+    handler: Handler
+    retry: RetryPolicy
+    concurrency: int
+    wake: asyncio.Event
+    task: asyncio.Task[None] | None = None
+    stopping: bool = False
+
+
+class SqliteBus(EventBus):
+    """The embedded default bus: durable in one SQLite file, for one process running workers."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 0.1,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        self.path = Path(path)
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._writer = store.SqliteConnection(self.path, synchronous=synchronous)
+        self._reader = store.SqliteConnection(self.path, synchronous=synchronous)
+        self._write_lock = asyncio.Lock()
+        self._subscriptions: dict[str, _Subscription] = {}
+        self._recent: dict[int, CloudEvent] = {}
+        self._opened = False
+
+    async def open(self) -> None:
+        """Open both connections and create the schema."""
+        if self._opened:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await self._writer.open()
+        await self._writer.run(store.create_schema)
+        await self._reader.open()
+        self._opened = True
+
+    async def close(self) -> None:
+        """Let workers finish their batch (briefly), then close the connections."""
+        for name in list(self._subscriptions):
+            await self.unsubscribe(name)
+        if self._opened:
+            self._opened = False
+            await self._reader.close()
+            await self._writer.close()
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A write transaction on the bus's file; events published in it commit with it."""
+        return self._caller_transaction()
+
+    @asynccontextmanager
+    async def _caller_transaction(self) -> AsyncIterator[Transaction]:
+        self._refuse_inside_handler("open a transaction")
+        async with self._write_lock:
+            await self._writer.run(lambda c: c.execute("BEGIN IMMEDIATE"))
+            transaction = _SqliteTransaction(self)
+            try:
+                yield transaction
+            except BaseException:
+                await self._writer.run(_rollback_if_open)
+                raise
+            await self._writer.run(lambda c: c.execute("COMMIT"))
+        self._published(transaction.published)
+
+    async def publish(
+        self, events: Sequence[CloudEvent], *, transaction: Transaction | None = None
+    ) -> list[int]:
+        """Record a batch atomically in one transaction (the caller's, when given)."""
+        encoded = encode_events(events)
+        if not encoded:
+            return []
+        if transaction is not None:
+            if not isinstance(transaction, _SqliteTransaction) or transaction._bus is not self:
+                raise BusError("the transaction belongs to another bus")
+            return await transaction.insert(encoded)
+        self._refuse_inside_handler("publish")
+        recorded_at = time.time()
+        work = store.in_transaction(
+            partial(store.insert_events, events=encoded, recorded_at=recorded_at), write=True
+        )
+        async with self._write_lock:
+            positions = await self._writer.run(work)
+        self._published([(positions, encoded)])
+        return positions
+
+    def _refuse_inside_handler(self, action: str) -> None:
+        """A handler holding the batch transaction would wait on itself; say what to do instead."""
+        if _handling.get() is self:
+            raise BusError(
+                f"cannot {action} from inside a handler: pass transaction=ctx.transaction so "
+                "the events commit together with the handler's effect"
+            )
+
+    def _published(self, batches: Iterable[tuple[list[int], list[EncodedEvent]]]) -> None:
+        """Remember committed events for in-process workers and wake them."""
+        recent = self._recent
+        for positions, encoded in batches:
+            for position, item in zip(positions, encoded, strict=True):
+                recent[position] = item.event
+        if len(recent) > 2 * _RECENT_EVENTS:
+            newest = max(recent)
+            self._recent = {p: e for p, e in recent.items() if p > newest - _RECENT_EVENTS}
+        for subscription in self._subscriptions.values():
+            subscription.wake.set()
+
+    async def subscribe(
+        self,
+        name: str,
+        types: Sequence[str],
+        handler: Handler,
+        *,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        concurrency: int = 32,
+        from_position: int | None = None,
+    ) -> None:
+        """Create the durable subscription if new and start its worker in this process."""
+        if not name:
+            raise BusError("a subscription needs a name")
+        if name in self._subscriptions:
+            raise BusError(f"subscription {name!r} already runs in this process")
+        type_matcher(types)
+        work = store.in_transaction(
+            partial(
+                store.ensure_subscription,
+                name=name,
+                types=types,
+                from_position=from_position,
+                now=time.time(),
+            ),
+            write=True,
+        )
+        async with self._write_lock:
+            await self._writer.run(work)
+        subscription = _Subscription(
+            name, tuple(types), handler, retry, max(1, concurrency), asyncio.Event()
+        )
+        self._subscriptions[name] = subscription
+        subscription.task = asyncio.create_task(
+            _Worker(self, subscription).run(), name=f"bus-worker-{name}"
+        )
+
+    async def unsubscribe(self, name: str) -> None:
+        """Stop this process's worker for the subscription after its current batch."""
+        subscription = self._subscriptions.pop(name, None)
+        if subscription is None or subscription.task is None:
+            return
+        subscription.stopping = True
+        subscription.wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(subscription.task), timeout=5.0)
+        except TimeoutError:
+            subscription.task.cancel()
+            await asyncio.gather(subscription.task, return_exceptions=True)
+
+    async def _read(self, work: Callable[[Any], Any]) -> Any:
+        """Run a read-only unit of work on one snapshot of the file."""
+        return await self._reader.run(store.in_transaction(work, write=False))
+
+    async def _write(self, work: Callable[[Any], Any]) -> Any:
+        """Run a write unit of work as one transaction, then wake this process's workers."""
+        async with self._write_lock:
+            result = await self._writer.run(store.in_transaction(work, write=True))
+        for subscription in self._subscriptions.values():
+            subscription.wake.set()
+        return result
+
+    async def status(self, subscription: str) -> SubscriptionStatus:
+        """Where the subscription stands; raises UnknownSubscription."""
+        return await self._read(partial(_status, name=subscription))  # type: ignore[no-any-return]
+
+    async def subscriptions(self) -> list[SubscriptionStatus]:
+        """Every durable subscription, by name."""
+
+        def every(connection: Any) -> list[SubscriptionStatus]:
+            return [_status(connection, n) for n in store.subscription_names(connection)]
+
+        return await self._read(every)  # type: ignore[no-any-return]
+
+    async def tail(
+        self,
+        *,
+        after: int = 0,
+        types: Sequence[str] = (),
+        key: str | None = None,
+        limit: int = 100,
+    ) -> list[LoggedEvent]:
+        """Read the log after a position, optionally only some types or one ordering key."""
+        clause, params = store.glob_clause("type", types)
+        where = f"position > ? AND {clause}" + (" AND key = ?" if key is not None else "")
+        args = [after, *params, *([key] if key is not None else []), limit]
+
+        def read(connection: Any) -> list[tuple[int, float, bytes]]:
+            return connection.execute(  # type: ignore[no-any-return]
+                f"SELECT position, recorded_at, payload FROM bus_log WHERE {where} "
+                "ORDER BY position LIMIT ?",
+                args,
+            ).fetchall()
+
+        rows = await self._read(read)
+        return [LoggedEvent(p, _aware(at), self._event(p, payload)) for p, at, payload in rows]
+
+    def _event(self, position: int, payload: bytes) -> CloudEvent:
+        """The event at a position: from memory if this process published it, else parsed."""
+        return self._recent.get(position) or decode_event(payload)
+
+    async def held(
+        self, selection: Selection = EVERYTHING, *, states: Iterable[HoldState] = ALL_STATES
+    ) -> list[HeldEvent]:
+        """Events held back from their subscriptions, oldest first."""
+        wanted = tuple(states)
+
+        def read(connection: Any) -> list[store.HeldRow]:
+            _check_selection(connection, selection)
+            return store.select_held(connection, selection, wanted)
+
+        return [self._held_event(row) for row in await self._read(read)]
+
+    def _held_event(self, row: store.HeldRow) -> HeldEvent:
+        """A stored held row as the port's record."""
+        return HeldEvent(
+            subscription=row.subscription,
+            position=row.position,
+            state=HoldState(row.state),
+            event=self._event(row.position, row.payload),
+            key=row.key,
+            attempts=read_attempts(row.history),
+            next_attempt_at=utc(row.next_attempt_at),
+            error=row.error,
+            stack=row.stack,
+        )
+
+    async def retry(self, selection: Selection, *, dry_run: bool = False) -> Move:
+        """Put matching dead letters back in line now, with a fresh attempt budget."""
+        return await self._move(selection, dry_run, store.retry_held)
+
+    async def skip(self, selection: Selection, *, dry_run: bool = False) -> Move:
+        """Record matching dead letters as skipped and release the events they park."""
+        return await self._move(selection, dry_run, store.skip_held)
+
+    async def _move(
+        self,
+        selection: Selection,
+        dry_run: bool,
+        change: Callable[[Any, Sequence[store.HeldRow], float], None],
+    ) -> Move:
+        """Select dead letters and, unless dry-running, apply `change` to them atomically."""
+
+        def work(connection: Any) -> tuple[list[store.HeldRow], int]:
+            _check_selection(connection, selection)
+            rows = store.select_held(connection, selection, (HoldState.DEAD,))
+            behind = store.count_parked_behind(connection, rows)
+            if not dry_run:
+                change(connection, rows, time.time())
+            return rows, behind
+
+        rows, behind = await (self._read(work) if dry_run else self._write(work))
+        return Move(dry_run, tuple(self._held_event(r) for r in rows), behind)
+
+    async def replay(
+        self,
+        subscription: str,
+        *,
+        from_position: int | None = None,
+        since: datetime | None = None,
+        types: Sequence[str] = (),
+        key: str | None = None,
+        dry_run: bool = False,
+    ) -> ReplayPlan:
+        """Hold matching already-seen events for the subscription again, due now, in key order."""
+        if (from_position is None) == (since is None):
+            raise BusError("replay needs exactly one of a start position or a start time")
+        filter_clause = store.glob_clause("type", types)
+
+        def work(connection: Any) -> list[int]:
+            found = store.subscription_row(connection, subscription)
+            if found is None:
+                raise UnknownSubscription(subscription)
+            patterns, cursor = found
+            oldest, newest = store.log_bounds(connection)
+            requested: int | datetime = from_position if from_position is not None else since  # type: ignore[assignment]
+            if oldest is None or newest is None:
+                raise ReplayOutOfRange(requested, 0, 0)
+            if from_position is not None:
+                if not oldest <= from_position <= newest:
+                    raise ReplayOutOfRange(from_position, oldest, newest)
+                start = from_position
+            else:
+                assert since is not None
+                first = store.first_position_since(connection, epoch(since))
+                if first is None:
+                    raise ReplayOutOfRange(since, oldest, newest)
+                start = first
+            filters = [store.glob_clause("type", patterns), filter_clause]
+            positions = store.replay_positions(
+                connection, subscription, start, min(cursor, newest), filters, key
+            )
+            if not dry_run:
+                store.enqueue_replay(connection, subscription, positions, time.time())
+            return positions
+
+        positions = await (self._read(work) if dry_run else self._write(work))
+        return ReplayPlan(dry_run, subscription, tuple(positions))
+
+    async def apply_retention(
+        self, policy: RetentionPolicy, *, now: datetime | None = None
+    ) -> RetentionReport:
+        """Delete events older or beyond the size limit, never one still to be handled or held."""
+        moment = time.time() if now is None else epoch(now)
+        cutoff = None if policy.max_age is None else moment - policy.max_age.total_seconds()
+        deleted, oldest = await self._write(
+            partial(store.apply_retention, cutoff=cutoff, max_bytes=policy.max_bytes)
+        )
+        return RetentionReport(deleted, oldest)
+
+
+def _aware(timestamp: float) -> datetime:
+    """A stored epoch timestamp as an aware UTC datetime."""
+    moment = utc(timestamp)
+    assert moment is not None
+    return moment
+
+
+def _check_selection(connection: Any, selection: Selection) -> None:
+    """Refuse a selection naming a subscription the file does not know."""
+    name = selection.subscription
+    if name is not None and store.subscription_row(connection, name) is None:
+        raise UnknownSubscription(name)
+
+
+def _status(connection: Any, name: str) -> SubscriptionStatus:
+    """One subscription's cursor, the log head and its held counts."""
+    found = store.subscription_row(connection, name)
+    if found is None:
+        raise UnknownSubscription(name)
+    patterns, cursor = found
+    counts = store.held_counts(connection, name)
+    return SubscriptionStatus(
+        name=name,
+        types=tuple(patterns),
+        cursor=cursor,
+        head=store.log_head(connection),
+        retrying=counts.get(HoldState.RETRYING.value, 0),
+        dead=counts.get(HoldState.DEAD.value, 0),
+        parked=counts.get(HoldState.PARKED.value, 0),
+    )
+
+
+class _Worker:
+    """Runs one subscription: fetch a batch, handle keys in parallel, commit, repeat."""
+
+    def __init__(self, bus: SqliteBus, subscription: _Subscription) -> None:
+        self.bus = bus
+        self.subscription = subscription
+        self.type_filter = store.glob_clause("type", subscription.types)
+        self.next_due: float | None = None
+
+    async def run(self) -> None:
+        """Loop until stopped; a failing cycle is logged and retried after a short pause."""
+        pause = 0.0
+        while not self.subscription.stopping:
+            try:
+                worked = await self._cycle()
+                pause = 0.0
+            except Exception:
+                _log.exception("bus worker cycle failed", subscription=self.subscription.name)
+                pause = min(5.0, max(0.05, pause * 2))
+                await asyncio.sleep(pause)
+                continue
+            if not worked:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        """Sleep until woken by a publish, the poll interval, or the next retry falling due."""
+        timeout = self.bus.poll_interval
+        if self.next_due is not None:
+            timeout = min(timeout, max(0.0, self.next_due - time.time()))
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.subscription.wake.wait(), timeout)
+
+    async def _cycle(self) -> bool:
+        """Handle one batch; return whether there was anything to do."""
+        subscription = self.subscription
+        subscription.wake.clear()
+        snapshot: store.BatchSnapshot = await self.bus._read(
+            partial(
+                store.read_batch,
+                name=subscription.name,
+                type_filter=self.type_filter,
+                now=time.time(),
+                limit=self.bus.batch_size,
+            )
+        )
+        self.next_due = snapshot.next_due
+        if not snapshot.new and not snapshot.heads and snapshot.scanned_to == snapshot.cursor:
+            return False
+        chains = build_chains(
+            snapshot.new,
+            snapshot.heads,
+            snapshot.parked,
+            snapshot.held_keys,
+            snapshot.complete_keys,
+        )
+        unit = _BatchUnit(self.bus)
+        try:
+            await run_chains(chains, partial(self._attempt, unit), subscription.concurrency)
+            deliveries = [*snapshot.new, *snapshot.heads]
+            for behind in snapshot.parked.values():
+                deliveries.extend(behind)
+            await unit.commit(
+                partial(
+                    store.record_batch,
+                    name=subscription.name,
+                    deliveries=deliveries,
+                    scanned_to=snapshot.scanned_to,
+                    policy=subscription.retry,
+                    now=time.time(),
+                )
+            )
+        except BaseException:
+            await unit.abort()
+            raise
+        self.bus._published(unit.published)
+        for delivery in deliveries:
+            for callback in delivery.callbacks:
+                callback()
+        return True
+
+    async def _attempt(self, unit: _BatchUnit, delivery: Delivery) -> bool:
+        """Hand one event to the handler in its own savepoint; record how it went."""
+        subscription = self.subscription
+        delivery.attempted_at = time.time()
+        transaction = _HandlerTransaction(unit)
+        context = HandlerContext(
+            subscription.name,
+            delivery.position,
+            delivery.failures + 1,
+            transaction,
+            delivery.callbacks,
+        )
+        token = _handling.set(self.bus)
+        try:
+            event = self.bus._event(delivery.position, delivery.payload)
+            await subscription.handler(event, context)
+        except Exception as error:
+            await transaction.end(handled=False)
+            delivery.outcome = Outcome.FAILED
+            delivery.error, delivery.stack = describe_failure(error)
+            delivery.callbacks.clear()
+            return False
+        finally:
+            _handling.reset(token)
+        await transaction.end(handled=True)
+        delivery.outcome = Outcome.HANDLED
+        return True
