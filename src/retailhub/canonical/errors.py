@@ -71,7 +71,7 @@ def faults_from_validation_error(
     """Turn pydantic's errors into faults with JSON paths and the reason without pydantic's jargon."""
     faults: list[Fault] = []
     for item in error.errors(include_url=False):
-        location = [*prefix, *(p for p in item["loc"] if not _is_union_tag(p))]
+        location = [*prefix, *_path_parts(item["loc"])]
         cause = (item.get("ctx") or {}).get("error")
         if isinstance(cause, InvariantViolation):
             faults.extend(Fault(json_path([*location, *loc]), why) for loc, why in cause.faults)
@@ -81,6 +81,16 @@ def faults_from_validation_error(
             reason = reason.removeprefix(noise)
         faults.append(Fault(json_path(location), reason))
     return faults
+
+
+def _path_parts(loc: tuple[int | str, ...]) -> list[int | str]:
+    """The path in a pydantic location: union tags dropped, and a refused dict key named by the key
+    itself rather than by the `[key]` marker pydantic puts after it."""
+    return [
+        part
+        for i, part in enumerate(loc)
+        if part != "[key]" and (loc[i + 1 : i + 2] == ("[key]",) or not _is_union_tag(part))
+    ]
 
 
 def _is_union_tag(part: int | str) -> bool:

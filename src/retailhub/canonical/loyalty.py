@@ -74,11 +74,13 @@ class LoyaltyTransaction(CanonicalModel):
         if kind in {LoyaltyTransactionType.REVERSAL, LoyaltyTransactionType.ADJUSTMENT} and (
             self.points == 0
         ):
-            problems.add(("points",), f"a {kind.value} of zero points moves nothing")
+            problems.add(("points",), f"a loyalty {kind.value} of zero points moves nothing")
         if kind in {LoyaltyTransactionType.ACCRUAL, LoyaltyTransactionType.REDEMPTION} and not (
             self.order_id or self.promotion_id
         ):
-            problems.add(("order_id",), f"an {kind.value} must reference the order that caused it")
+            problems.add(
+                ("order_id",), f"a loyalty {kind.value} must reference the order that caused it"
+            )
         if kind is LoyaltyTransactionType.REVERSAL and not (self.return_id or self.order_id):
             problems.add(("return_id",), "a reversal must reference the return or cancelled order")
         if kind is LoyaltyTransactionType.ADJUSTMENT and not self.reason:

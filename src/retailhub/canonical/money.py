@@ -72,6 +72,9 @@ def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
 
 
+_LARGEST_AMOUNT = Decimal(10) ** 18
+
+
 def parse_amount(value: Any) -> Decimal:
     """Accept a Decimal, an int or a decimal string; refuse floats, which cannot hold cents exactly."""
     if isinstance(value, bool):
@@ -94,6 +97,11 @@ def parse_amount(value: Any) -> Decimal:
         raise ValueError(f"an amount must be a decimal string, not {type(value).__name__}")
     if not amount.is_finite():
         raise ValueError(f"{value!r} is not a finite amount")
+    if abs(amount) >= _LARGEST_AMOUNT:
+        # No retail figure comes near this; rounding bigger ones outgrows the decimal context.
+        raise ValueError(
+            f"{value!r} is too large for an amount (at most 18 digits before the point)"
+        )
     return amount
 
 
@@ -234,7 +242,7 @@ class Money(BaseModel):
         raw = [total.amount * w / sum(weights) for w in weights]
         shares = [r.quantize(unit, rounding=decimal.ROUND_DOWN) for r in raw]
         remainder = int((total.amount - sum(shares)) / unit)
-        order = sorted(range(len(raw)), key=lambda i: raw[i] - shares[i], reverse=True)
+        order = sorted(range(len(raw)), key=lambda i: abs(raw[i] - shares[i]), reverse=True)
         step = unit if remainder >= 0 else -unit
         for i in order[: abs(remainder)]:
             shares[i] += step

@@ -54,11 +54,11 @@ class Reward(CanonicalModel):
         needed = _REWARD_FIELDS[self.type]
         for name in needed:
             if getattr(self, name) is None:
-                problems.add((name,), f"a {self.type.value} reward needs {name}")
+                problems.add((name,), f"a reward of type {self.type.value} needs {name}")
         allowed = {*needed, "percent"} if self.type is RewardType.BUY_X_GET_Y else set(needed)
         for name in ("percent", "amount", "buy_quantity", "get_quantity", "points", "multiplier"):
             if name not in allowed and getattr(self, name) is not None:
-                problems.add((name,), f"a {self.type.value} reward does not use {name}")
+                problems.add((name,), f"a reward of type {self.type.value} does not use {name}")
         if self.percent is not None and not Decimal(0) < self.percent <= Decimal(100):
             problems.add(("percent",), "a percentage must be above 0 and at most 100")
         if self.amount is not None and self.amount.amount <= 0:
@@ -134,12 +134,17 @@ class Promotion(CanonicalModel):
         if self.reward.type in money_kinds and not self.eligibility.targets_items:
             problems.add(
                 ("eligibility",),
-                f"a {self.reward.type.value} reward applies per item: name SKUs or hierarchy nodes",
+                f"a reward of type {self.reward.type.value} applies per item:"
+                " name SKUs or hierarchy nodes",
             )
         floor = self.pricing_controls.price_floor
         if floor is not None and self.reward.amount is not None:
             if floor.currency != self.reward.amount.currency:
-                problems.add(("pricing_controls", "price_floor", "currency"), "differs from reward")
+                problems.add(
+                    ("pricing_controls", "price_floor", "currency"),
+                    f"the price floor is in {floor.currency}"
+                    f" but the reward in {self.reward.amount.currency}",
+                )
             elif self.reward.type is RewardType.FIXED_PRICE and self.reward.amount < floor:
                 problems.add(
                     ("reward", "amount"),
