@@ -358,7 +358,7 @@ def test_non_amounts_are_refused(bad: object) -> None:
         Money.model_validate({"amount": bad, "currency": "EUR"})
 
 
-@pytest.mark.parametrize("huge", ["1e18", "-1000000000000000000", "1e30", "1e999999"])
+@pytest.mark.parametrize("huge", ["1" + "0" * 18, "-1000000000000000000", "9" * 40])
 def test_absurdly_large_amounts_are_refused_rather_than_crashing_rounding(huge: str) -> None:
     with pytest.raises(ValidationError, match="too large"):
         Money.model_validate({"amount": huge, "currency": "EUR"})

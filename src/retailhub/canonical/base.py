@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import phonenumbers
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from retailhub.canonical.errors import Location, Problems
 from retailhub.canonical.money import Money
@@ -29,7 +29,20 @@ class Channel(StrEnum):
 
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
-DocumentId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s\x00-\x1f]+$")]
+_DOCUMENT_ID = re.compile(r"^[^\s\x00-\x1f]+$")
+
+
+def _document_id(value: str) -> str:
+    if not _DOCUMENT_ID.match(value):
+        raise ValueError(f"{value!r} is not a business key: it must not contain spaces")
+    return value
+
+
+DocumentId = Annotated[
+    str,
+    AfterValidator(_document_id),
+    Field(min_length=1, max_length=128, json_schema_extra={"pattern": _DOCUMENT_ID.pattern}),
+]
 """A business key (order id, return id, promotion id): no whitespace, so it can key partitions."""
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -94,7 +94,5 @@ def _path_parts(loc: tuple[int | str, ...]) -> list[int | str]:
 
 
 def _is_union_tag(part: int | str) -> bool:
-    """Pydantic inserts the chosen model or type name into locations of unions; they are not paths."""
-    return isinstance(part, str) and (
-        part[:1].isupper() or part.startswith(("function-", "lax-", "json-", "tagged-union"))
-    )
+    """Pydantic inserts validator and union markers into locations; they are not paths."""
+    return isinstance(part, str) and part.startswith(("function-", "lax-", "json-", "tagged-union"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -20,7 +21,7 @@ class InventoryLevel(CanonicalModel):
     sku: Sku
     location: LocationCode
     on_hand: Amount = Field(description="may be negative: stores sell stock not yet booked in")
-    reserved: Amount = Field(default=0, description="promised to open orders")  # type: ignore[assignment]
+    reserved: Amount = Field(default=Decimal(0), description="promised to open orders")
     available: Amount | None = Field(
         default=None, description="on hand − reserved; computed if absent"
     )

@@ -57,7 +57,7 @@ def parse_document(kind: str, raw: bytes | str | Any) -> BaseModel:
     model = model_for_kind(kind)
     value = load_json(raw) if isinstance(raw, bytes | str) else raw
     if not isinstance(value, dict):
-        raise InvalidDocument([Fault("$", f"a {kind} document must be a JSON object")])
+        raise InvalidDocument([Fault("$", f"a document of kind {kind!r} must be a JSON object")])
     if "kind" in value and value["kind"] != kind:
         raise InvalidDocument([Fault("$.kind", f"expected kind {kind!r}, found {value['kind']!r}")])
     try:

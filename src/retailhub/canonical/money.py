@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from enum import StrEnum
@@ -75,6 +76,9 @@ def minor_unit(currency: str) -> Decimal:
 _LARGEST_AMOUNT = Decimal(10) ** 18
 
 
+_DECIMAL_STRING = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
 def parse_amount(value: Any) -> Decimal:
     """Accept a Decimal, an int or a decimal string; refuse floats, which cannot hold cents exactly."""
     if isinstance(value, bool):
@@ -89,10 +93,9 @@ def parse_amount(value: Any) -> Decimal:
     elif isinstance(value, int):
         amount = Decimal(value)
     elif isinstance(value, str):
-        try:
-            amount = Decimal(value.strip())
-        except decimal.InvalidOperation:
-            raise ValueError(f"{value!r} is not a decimal amount") from None
+        if not _DECIMAL_STRING.match(value.strip()):
+            raise ValueError(f'{value!r} is not a decimal amount such as "12.34"')
+        amount = Decimal(value.strip())
     else:
         raise ValueError(f"an amount must be a decimal string, not {type(value).__name__}")
     if not amount.is_finite():

@@ -171,6 +171,7 @@ class Order(CanonicalModel):
         _check_order_currencies(self, problems)
         problems.raise_if_any()
         _check_lines(self.lines, problems)
+        _check_signs(self, problems)
         computed = self.computed_grand_total()
         stated = self.totals.grand_total
         difference = stated - computed
@@ -266,10 +267,27 @@ def _check_lines(lines: list[OrderLine], problems: Problems) -> None:
                     f"{line.extended_amount} is not quantity {line.quantity} x unit price"
                     f" {line.unit_price} = {computed}",
                 )
+        for j, discount in enumerate(line.discounts):
+            if discount.amount.amount < 0:
+                problems.add((*at, "discounts", j, "amount"), "a discount must not be negative")
         if line.discount_total > line.gross:
             problems.add(
                 (*at, "discounts"), f"discounts {line.discount_total} exceed the line {line.gross}"
             )
+
+
+def _check_signs(order: Order, problems: Problems) -> None:
+    """Order discounts, shipping, tax and tenders are never negative: a sale does not pay out."""
+    for j, discount in enumerate(order.order_discounts):
+        if discount.amount.amount < 0:
+            problems.add(("order_discounts", j, "amount"), "a discount must not be negative")
+    for name in ("discount_total", "tax_total", "shipping"):
+        value = getattr(order.totals, name)
+        if value is not None and value.amount < 0:
+            problems.add(("totals", name), f"{name.replace('_', ' ')} must not be negative")
+    for j, tender in enumerate(order.tenders):
+        if tender.amount.amount < 0:
+            problems.add(("tenders", j, "amount"), "a tender on a sale must not be negative")
 
 
 def _check_tax_total(order: Order, problems: Problems) -> None:

@@ -105,6 +105,13 @@ class Return(CanonicalModel):
                 problems.add(("lines", i), "a line must name its item by sku or gtin")
             if line.quantity <= 0:
                 problems.add(("lines", i, "quantity"), "a returned quantity must be positive")
+            elif line.unit_of_measure is UnitOfMeasure.EACH and (
+                line.quantity != line.quantity.to_integral()
+            ):
+                problems.add(
+                    ("lines", i, "quantity"),
+                    "a fractional quantity needs a weighed unit of measure",
+                )
             if line.refund_amount.amount < 0:
                 problems.add(
                     ("lines", i, "refund_amount", "amount"), "a refund must not be negative"
