@@ -1,0 +1,1 @@
+"""The Shopify connector: Admin REST payloads mapped to and from canonical, and webhook checks."""
