@@ -28,6 +28,7 @@ class UnitOfMeasure(StrEnum):
     G = "g"
     L = "l"
     M = "m"
+    LB = "lb"
 
 
 class Product(CanonicalModel):
