@@ -238,8 +238,9 @@ class BusContract(ABC):
         await bus.subscribe("loyalty", ["retail.order.*"], first)
         await bus.subscribe("erp", ["retail.order.*"], second)
         event = order_event("o-1")
-        await bus.publish([event, event])
-        await bus.publish_one(event)
+        original, again = await bus.publish([event, event])
+        assert again == original, "a duplicate keeps the original position"
+        assert await bus.publish_one(event) == original
         marker = order_event("o-2")
         await bus.publish_one(marker)
         await eventually(first.has(2), "loyalty handles the marker")

@@ -18,6 +18,7 @@ class EncodedEvent:
 
     event: CloudEvent
     event_id: str
+    source: str
     type: str
     key: str | None
     payload: bytes
@@ -43,7 +44,9 @@ def encode_events(events: Sequence[CloudEvent]) -> list[EncodedEvent]:
         except (TypeError, ValueError) as error:
             faults.append(Fault(f"{where}.data", f"cannot be written as JSON: {error}"))
             continue
-        encoded.append(EncodedEvent(event, event.id, event.type, ordering_key(event), payload))
+        encoded.append(
+            EncodedEvent(event, event.id, event.source, event.type, ordering_key(event), payload)
+        )
     if faults:
         raise MalformedEvent(faults)
     return encoded

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import orjson
 
 from retailhub.bus.port import Attempt, HoldState, Outcome, RetryPolicy
+from retailhub.canonical.cloudevents import CloudEvent
 
 _STACK_FRAMES = 12
 _STACK_CHARS = 4000
@@ -32,6 +33,7 @@ class Delivery:
     held: HoldState | None = None
     failures: int = 0
     history: str | None = None
+    event: CloudEvent | None = None
     outcome: Outcome | None = None
     error: str | None = None
     stack: str | None = None

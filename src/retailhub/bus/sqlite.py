@@ -602,6 +602,7 @@ class _Worker:
                 type_filter=self.type_filter,
                 now=time.time(),
                 limit=self.bus.batch_size,
+                recent=self.bus._recent,
             )
         )
         self.next_due = snapshot.next_due
@@ -653,7 +654,7 @@ class _Worker:
         )
         token = _handling.set(self.bus)
         try:
-            event = self.bus._event(delivery.position, delivery.payload)
+            event = delivery.event or self.bus._event(delivery.position, delivery.payload)
             await subscription.handler(event, context)
         except Exception as error:
             await transaction.end(handled=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ import orjson
 from retailhub.bus.codec import EncodedEvent, dumps
 from retailhub.bus.delivery import Delivery, settle_failure
 from retailhub.bus.port import HoldState, Outcome, RetryPolicy, Selection, type_matcher
+from retailhub.canonical.cloudevents import CloudEvent
 
 T = TypeVar("T")
 
@@ -26,11 +27,13 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS bus_log (
     position INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id TEXT NOT NULL,
+    source TEXT NOT NULL,
     type TEXT NOT NULL,
     key TEXT,
     recorded_at REAL NOT NULL,
     payload BLOB NOT NULL
 );
+CREATE UNIQUE INDEX IF NOT EXISTS bus_log_event ON bus_log (event_id, source);
 CREATE TABLE IF NOT EXISTS bus_subscription (
     name TEXT PRIMARY KEY,
     types TEXT NOT NULL,
@@ -39,11 +42,11 @@ CREATE TABLE IF NOT EXISTS bus_subscription (
 );
 CREATE TABLE IF NOT EXISTS bus_handled (
     subscription TEXT NOT NULL,
-    event_id TEXT NOT NULL,
     position INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
     outcome TEXT NOT NULL,
     handled_at REAL NOT NULL,
-    PRIMARY KEY (subscription, event_id)
+    PRIMARY KEY (subscription, position)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bus_held (
     subscription TEXT NOT NULL,
@@ -169,13 +172,36 @@ def glob_clause(column: str, patterns: Sequence[str]) -> tuple[str, list[Any]]:
 def insert_events(
     connection: sqlite3.Connection, events: Sequence[EncodedEvent], recorded_at: float
 ) -> list[int]:
-    """Append events to the log inside the open transaction; return their positions."""
-    connection.executemany(
-        "INSERT INTO bus_log (event_id, type, key, recorded_at, payload) VALUES (?, ?, ?, ?, ?)",
-        [(e.event_id, e.type, e.key, recorded_at, e.payload) for e in events],
-    )
-    (last,) = connection.execute("SELECT last_insert_rowid()").fetchone()
-    return list(range(last - len(events) + 1, last + 1))
+    """Append events to the log inside the open transaction; return their positions.
+
+    An event whose (id, source) the log already holds is not appended again: its position is
+    the original one, so a publisher's retry is delivered once. One statement does the whole
+    batch (payloads travel as one blob sliced by `substr`) so SQLite inserts every row without
+    handing the GIL back and forth per row.
+    """
+    columns = []
+    offset = 1
+    for e in events:
+        columns.append((e.event_id, e.source, e.type, e.key, offset, len(e.payload)))
+        offset += len(e.payload)
+    inserted = connection.execute(
+        "INSERT OR IGNORE INTO bus_log (event_id, source, type, key, recorded_at, payload) "
+        "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?, "
+        "substr(?, value ->> 4, value ->> 5) FROM json_each(?) ORDER BY json_each.key",
+        (recorded_at, b"".join(e.payload for e in events), dumps(columns)),
+    ).rowcount
+    if inserted == len(events):
+        (last,) = connection.execute("SELECT last_insert_rowid()").fetchone()
+        return list(range(last - len(events) + 1, last + 1))
+    known = {
+        (event_id, source): position
+        for event_id, source, position in connection.execute(
+            "SELECT event_id, source, position FROM bus_log WHERE event_id IN "
+            "(SELECT value FROM json_each(?))",
+            (dumps([e.event_id for e in events]),),
+        )
+    }
+    return [known[(e.event_id, e.source)] for e in events]
 
 
 def log_head(connection: sqlite3.Connection) -> int:
@@ -243,25 +269,30 @@ def read_batch(
     type_filter: tuple[str, list[Any]],
     now: float,
     limit: int,
+    recent: Mapping[int, CloudEvent],
 ) -> BatchSnapshot:
-    """Read one consistent snapshot of the subscription's next batch (run inside BEGIN)."""
+    """Read one consistent snapshot of the subscription's next batch (run inside BEGIN).
+
+    Events this process published come from `recent`; only the others' payloads are read.
+    """
     (cursor,) = connection.execute(
         "SELECT cursor FROM bus_subscription WHERE name = ?", (name,)
     ).fetchone()
     head = log_head(connection)
     clause, params = type_filter
-    rows = connection.execute(
-        f"SELECT position, event_id, key, payload FROM bus_log WHERE position > ? AND {clause} "
-        "ORDER BY position LIMIT ?",
+    (listing,) = connection.execute(
+        "SELECT json_group_array(json_array(position, event_id, key)) FROM ("
+        f"SELECT position, event_id, key FROM bus_log WHERE position > ? AND {clause} "
+        "ORDER BY position LIMIT ?)",
         (cursor, *params, limit),
-    ).fetchall()
+    ).fetchone()
+    rows: list[list[Any]] = sorted(orjson.loads(listing))
     scanned_to = rows[-1][0] if len(rows) == limit else max(cursor, head)
-    new = _fresh_deliveries(connection, name, rows)
+    new = _fresh_deliveries(connection, rows, recent)
     heads = [
         _held_delivery(row)
         for row in connection.execute(
-            "SELECT h.position, h.event_id, h.key, l.payload, h.state, h.failures, h.history "
-            "FROM bus_held h JOIN bus_log l ON l.position = h.position "
+            f"SELECT {_DELIVERY_COLUMNS} FROM bus_held h JOIN bus_log l ON l.position = h.position "
             "WHERE h.subscription = ? AND h.state = 'retrying' AND h.next_attempt_at <= ? "
             "ORDER BY h.position LIMIT ?",
             (name, now, limit),
@@ -275,8 +306,8 @@ def read_batch(
         behind = [
             _held_delivery(row)
             for row in connection.execute(
-                "SELECT h.position, h.event_id, h.key, l.payload, h.state, h.failures, h.history "
-                "FROM bus_held h JOIN bus_log l ON l.position = h.position "
+                f"SELECT {_DELIVERY_COLUMNS} FROM bus_held h "
+                "JOIN bus_log l ON l.position = h.position "
                 "WHERE h.subscription = ? AND h.key = ? AND h.state = 'parked' "
                 "ORDER BY h.position LIMIT ?",
                 (name, head_delivery.key, limit),
@@ -286,18 +317,14 @@ def read_batch(
         if len(behind) < limit:
             complete_keys.add(head_delivery.key)
     new_keys = sorted({d.key for d in new if d.key is not None})
-    held_keys = (
-        {
-            r[0]
-            for r in connection.execute(
-                "SELECT DISTINCT key FROM bus_held WHERE subscription = ? "
-                "AND key IN (SELECT value FROM json_each(?))",
-                (name, dumps(new_keys)),
-            )
-        }
-        if new_keys
-        else set()
-    )
+    held_keys: set[str] = set()
+    if new_keys:
+        (held,) = connection.execute(
+            "SELECT json_group_array(key) FROM (SELECT DISTINCT key FROM bus_held "
+            "WHERE subscription = ? AND key IN (SELECT value FROM json_each(?)))",
+            (name, dumps(new_keys)),
+        ).fetchone()
+        held_keys = set(orjson.loads(held))
     (next_due,) = connection.execute(
         "SELECT MIN(next_attempt_at) FROM bus_held WHERE subscription = ? AND state = 'retrying'",
         (name,),
@@ -305,29 +332,33 @@ def read_batch(
     return BatchSnapshot(cursor, scanned_to, new, heads, parked, complete_keys, held_keys, next_due)
 
 
+_DELIVERY_COLUMNS = "h.position, h.event_id, h.key, l.payload, h.state, h.failures, h.history"
+
+
 def _fresh_deliveries(
-    connection: sqlite3.Connection, name: str, rows: list[tuple[Any, ...]]
+    connection: sqlite3.Connection,
+    rows: list[list[Any]],
+    recent: Mapping[int, CloudEvent],
 ) -> list[Delivery]:
-    """New log rows as deliveries, dropping ids this subscription already handled or holds."""
-    if not rows:
-        return []
-    ids = dumps([r[1] for r in rows])
-    seen = {
-        r[0]
-        for r in connection.execute(
-            "SELECT event_id FROM bus_handled WHERE subscription = ? "
-            "AND event_id IN (SELECT value FROM json_each(?)) "
-            "UNION SELECT event_id FROM bus_held WHERE subscription = ? "
-            "AND event_id IN (SELECT value FROM json_each(?))",
-            (name, ids, name, ids),
-        )
-    }
+    """New log rows as deliveries; payloads are read only for events not in `recent`."""
     deliveries = []
-    for position, event_id, key, payload in rows:
-        if event_id in seen:
-            continue
-        seen.add(event_id)
-        deliveries.append(Delivery(position, event_id, key, payload))
+    missing = []
+    for position, event_id, key in rows:
+        event = recent.get(position)
+        deliveries.append(Delivery(position, event_id, key, b"", event=event))
+        if event is None:
+            missing.append(position)
+    if missing:
+        payloads = dict(
+            connection.execute(
+                "SELECT position, payload FROM bus_log "
+                "WHERE position IN (SELECT value FROM json_each(?))",
+                (dumps(missing),),
+            ).fetchall()
+        )
+        for delivery in deliveries:
+            if delivery.event is None:
+                delivery.payload = payloads[delivery.position]
     return deliveries
 
 
@@ -348,57 +379,72 @@ def record_batch(
     now: float,
 ) -> None:
     """Write a batch's outcome inside the open transaction: marks, held rows, cursor, heads."""
-    handled: list[tuple[Any, ...]] = []
-    released: list[tuple[Any, ...]] = []
-    parked: list[tuple[Any, ...]] = []
+    handled: list[tuple[int, str, float]] = []
+    released: list[int] = []
+    parked: list[tuple[int, str, str | None]] = []
     touched: set[str] = set()
     for d in deliveries:
         if d.outcome is Outcome.HANDLED:
-            handled.append((name, d.event_id, d.position, Outcome.HANDLED.value, d.attempted_at))
+            handled.append((d.position, d.event_id, d.attempted_at))
             if d.held is not None:
-                released.append((name, d.position))
+                released.append(d.position)
         elif d.outcome is Outcome.FAILED:
-            settled = settle_failure(d, policy)
-            connection.execute(
-                "INSERT INTO bus_held (subscription, position, event_id, key, state, failures, "
-                "next_attempt_at, error, stack, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (subscription, position) DO UPDATE SET state = excluded.state, "
-                "failures = excluded.failures, next_attempt_at = excluded.next_attempt_at, "
-                "error = excluded.error, stack = excluded.stack, history = excluded.history",
-                (
-                    name,
-                    d.position,
-                    d.event_id,
-                    d.key,
-                    settled.state.value,
-                    settled.failures,
-                    settled.next_attempt_at,
-                    d.error,
-                    d.stack,
-                    settled.history,
-                ),
-            )
+            _hold_failure(connection, name, d, policy)
         elif d.held is None:
-            parked.append((name, d.position, d.event_id, d.key))
+            parked.append((d.position, d.event_id, d.key))
         if d.key is not None and (d.held is not None or d.outcome is not Outcome.HANDLED):
             touched.add(d.key)
-    connection.executemany(
-        "INSERT OR REPLACE INTO bus_handled (subscription, event_id, position, outcome, "
-        "handled_at) VALUES (?, ?, ?, ?, ?)",
-        handled,
-    )
-    connection.executemany("DELETE FROM bus_held WHERE subscription = ? AND position = ?", released)
-    connection.executemany(
-        "INSERT OR IGNORE INTO bus_held (subscription, position, event_id, key, state) "
-        "VALUES (?, ?, ?, ?, 'parked')",
-        parked,
-    )
+    if handled:
+        connection.execute(
+            "INSERT OR REPLACE INTO bus_handled (subscription, position, event_id, outcome, "
+            "handled_at) SELECT ?, value ->> 0, value ->> 1, 'handled', value ->> 2 "
+            "FROM json_each(?)",
+            (name, dumps(handled)),
+        )
+    if released:
+        connection.execute(
+            "DELETE FROM bus_held WHERE subscription = ? "
+            "AND position IN (SELECT value FROM json_each(?))",
+            (name, dumps(released)),
+        )
+    if parked:
+        connection.execute(
+            "INSERT OR IGNORE INTO bus_held (subscription, position, event_id, key, state) "
+            "SELECT ?, value ->> 0, value ->> 1, value ->> 2, 'parked' FROM json_each(?)",
+            (name, dumps(parked)),
+        )
     connection.execute(
         "UPDATE bus_subscription SET cursor = ? WHERE name = ? AND cursor < ?",
         (scanned_to, name, scanned_to),
     )
     if touched:
         promote_orphans(connection, name, touched, now=now)
+
+
+def _hold_failure(
+    connection: sqlite3.Connection, name: str, d: Delivery, policy: RetryPolicy
+) -> None:
+    """Hold a failed event for retry, or as a dead letter once its attempts are spent."""
+    settled = settle_failure(d, policy)
+    connection.execute(
+        "INSERT INTO bus_held (subscription, position, event_id, key, state, failures, "
+        "next_attempt_at, error, stack, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (subscription, position) DO UPDATE SET state = excluded.state, "
+        "failures = excluded.failures, next_attempt_at = excluded.next_attempt_at, "
+        "error = excluded.error, stack = excluded.stack, history = excluded.history",
+        (
+            name,
+            d.position,
+            d.event_id,
+            d.key,
+            settled.state.value,
+            settled.failures,
+            settled.next_attempt_at,
+            d.error,
+            d.stack,
+            settled.history,
+        ),
+    )
 
 
 def promote_orphans(
@@ -471,9 +517,9 @@ def retry_held(connection: sqlite3.Connection, rows: Sequence[HeldRow], now: flo
 def skip_held(connection: sqlite3.Connection, rows: Sequence[HeldRow], now: float) -> None:
     """Record dead letters as skipped, drop them, and promote what they parked."""
     connection.executemany(
-        "INSERT OR REPLACE INTO bus_handled (subscription, event_id, position, outcome, "
+        "INSERT OR REPLACE INTO bus_handled (subscription, position, event_id, outcome, "
         "handled_at) VALUES (?, ?, ?, ?, ?)",
-        [(r.subscription, r.event_id, r.position, Outcome.SKIPPED.value, now) for r in rows],
+        [(r.subscription, r.position, r.event_id, Outcome.SKIPPED.value, now) for r in rows],
     )
     connection.executemany(
         "DELETE FROM bus_held WHERE subscription = ? AND position = ?",
@@ -511,7 +557,7 @@ def replay_positions(
     filters: Sequence[tuple[str, list[Any]]],
     key: str | None,
 ) -> list[int]:
-    """Positions to replay: the first of each event id in range, not already held."""
+    """Positions to replay: events in range matching the filters and not already held."""
     where = ["position BETWEEN ? AND ?"]
     params: list[Any] = [start, upper]
     for clause, clause_params in filters:
@@ -523,8 +569,7 @@ def replay_positions(
     where.append("position NOT IN (SELECT position FROM bus_held WHERE subscription = ?)")
     params.append(name)
     rows = connection.execute(
-        f"SELECT MIN(position) FROM bus_log WHERE {' AND '.join(where)} "
-        "GROUP BY event_id ORDER BY 1",
+        f"SELECT position FROM bus_log WHERE {' AND '.join(where)} ORDER BY position",
         params,
     )
     return [r[0] for r in rows]
