@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from retailhub.canonical.base import Channel
@@ -266,3 +268,60 @@ def test_a_transaction_in_another_currency_is_refused(shopify: Sample) -> None:
     foreign = {**shopify("transaction"), "currency": "EUR"}
     error = broken(shopify("order"), lambda raw: raw.update(transactions=[foreign]))
     assert error.path == "$.transactions[0].currency"
+
+
+CENT = Decimal("0.01")
+
+
+@st.composite
+def shop_orders(draw: st.DrawFn) -> tuple[dict[str, Any], Decimal]:
+    """A Shopify order whose totals add up as Shopify adds them, and its total price."""
+    included = draw(st.booleans())
+    rate = draw(st.sampled_from([Decimal(0), Decimal("0.07"), Decimal("0.19"), Decimal("0.21")]))
+    lines, subtotal, total_tax = [], Decimal(0), Decimal(0)
+    for i in range(draw(st.integers(1, 5))):
+        price = Decimal(draw(st.integers(0, 100_000))) * CENT
+        quantity = draw(st.integers(1, 5))
+        off = Decimal(draw(st.integers(0, int(price * quantity * 100)))) * CENT
+        net = price * quantity - off
+        share = rate / (1 + rate) if included else rate
+        tax = (net * share).quantize(CENT)
+        subtotal, total_tax = subtotal + net, total_tax + tax
+        lines.append(
+            {
+                "id": i + 1,
+                "sku": f"SKU-{i}",
+                "price": str(price),
+                "quantity": quantity,
+                "discount_allocations": [{"amount": str(off), "discount_application_index": 0}],
+                "tax_lines": [{"title": "VAT", "price": str(tax), "rate": float(rate)}],
+            }
+        )
+    shipping = Decimal(draw(st.integers(0, 2_000))) * CENT
+    total = subtotal + shipping + (0 if included else total_tax)
+    order = {
+        "id": 1,
+        "currency": draw(st.sampled_from(["EUR", "USD", "GBP"])),
+        "taxes_included": included,
+        "created_at": "2026-11-27T10:00:00+01:00",
+        "financial_status": "paid",
+        "discount_applications": [{"type": "manual", "title": "staff"}],
+        "line_items": lines,
+        "shipping_lines": [{"title": "post", "price": str(shipping)}],
+        "subtotal_price": str(subtotal),
+        "total_tax": str(total_tax),
+        "total_price": str(total),
+    }
+    return order, total
+
+
+@given(shop_orders())
+def test_any_order_that_adds_up_in_shopify_adds_up_in_canonical(
+    generated: tuple[dict[str, Any], Decimal],
+) -> None:
+    raw, total = generated
+    order = order_to_canonical(raw)
+    assert order.totals.grand_total.amount == total
+    assert order.computed_grand_total().amount == total
+    assert order.rounding_difference is None
+    assert order.order_discounts == []

@@ -76,6 +76,7 @@ def hub_promotion(reward: Reward, **changes: Any) -> Promotion:
     return Promotion(**{**fields, **changes})
 
 
+PERCENT = Reward(type=RewardType.PERCENT_OFF, percent=Decimal(10))
 READ_BACK_IDENTITY = {"promotion_id", "version", "source", "channels", "external_ids"}
 
 
@@ -97,6 +98,17 @@ def test_a_hub_promotion_reads_back_with_the_same_offer(reward: Reward) -> None:
     assert back.model_dump(exclude=READ_BACK_IDENTITY) == promotion.model_dump(
         exclude=READ_BACK_IDENTITY
     )
+
+
+def test_customer_segments_travel_as_shopify_segment_ids() -> None:
+    eligibility = Eligibility(customer_segments=["4242"])
+    promotion = hub_promotion(PERCENT, eligibility=eligibility)
+    rule = promotion_to_price_rule(promotion)
+    assert (rule["customer_selection"], rule["customer_segment_prerequisite_ids"]) == (
+        "prerequisite",
+        [4242],
+    )
+    assert price_rule_to_canonical({**rule, "id": 77}).eligibility == eligibility
 
 
 def test_buy_x_get_y_is_sent_with_its_quantities_and_items() -> None:
@@ -122,9 +134,6 @@ def test_products_named_by_a_rule_expand_to_their_skus(shopify: Sample) -> None:
         rule, skus_by_product_id={632910392: ["IPOD2008PINK", "IPOD2008RED"]}
     )
     assert promotion.eligibility.skus == ["IPOD2008PINK", "IPOD2008RED"]
-
-
-PERCENT = Reward(type=RewardType.PERCENT_OFF, percent=Decimal(10))
 
 
 @pytest.mark.parametrize(
@@ -182,6 +191,15 @@ def test_what_a_price_rule_cannot_say_is_refused(promotion: Promotion, path: str
             {"customer_selection": "prerequisite", "prerequisite_customer_ids": [1]},
             "$.customer_selection",
         ),
+        (
+            {
+                "customer_selection": "prerequisite",
+                "customer_segment_prerequisite_ids": [4242],
+                "prerequisite_customer_ids": [1],
+            },
+            "$.customer_selection",
+        ),
+        ({"entitled_variant_ids": 808950810}, "$.entitled_variant_ids"),
         ({"ends_at": "2017-05-01T00:00:00Z"}, "$.ends_at"),
         ({"starts_at": None}, "$.starts_at"),
     ],

@@ -40,11 +40,11 @@ class Reader:
         reader.resource_id = str(reader.integer("id"))
         return reader
 
-    def where(self, field: str | int) -> str:
+    def where(self, field: str) -> str:
         """The JSON path of `field` under this reader."""
-        return f"{self.path}[{field}]" if isinstance(field, int) else f"{self.path}.{field}"
+        return f"{self.path}.{field}"
 
-    def fail(self, field: str | int | None, reason: str) -> MappingError:
+    def fail(self, field: str | None, reason: str) -> MappingError:
         """An error for `field` (or this object itself when None)."""
         path = self.path if field is None else self.where(field)
         return MappingError(self.resource, self.resource_id, path, reason)
@@ -105,6 +105,17 @@ class Reader:
         value = self.required(field)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(field, f"expected a whole number, found {value!r}")
+        return value
+
+    def ids(self, field: str) -> list[int]:
+        """A list of Shopify ids (`entitled_variant_ids`); empty when absent."""
+        value = self.doc.get(field)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise self.fail(field, f"expected a list of Shopify ids, found {value!r}")
         return value
 
     def flag(self, field: str, default: bool) -> bool:

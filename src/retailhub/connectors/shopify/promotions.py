@@ -108,8 +108,10 @@ def price_rule_to_canonical(
             )
     if doc.text("target_type") != "line_item":
         raise doc.fail("target_type", "only price rules on line items are promotions")
-    if doc.text("customer_selection") not in {None, "all"} and not doc.has(
-        "customer_segment_prerequisite_ids"
+    if doc.text("customer_selection") == "prerequisite" and (
+        not doc.ids("customer_segment_prerequisite_ids")
+        or doc.ids("prerequisite_customer_ids")
+        or doc.ids("prerequisite_saved_search_ids")
     ):
         raise doc.fail("customer_selection", "only customer segments can be read as eligibility")
     entitled = _skus(doc, "entitled", sku_by_variant_id, skus_by_product_id)
@@ -121,11 +123,11 @@ def price_rule_to_canonical(
         name=doc.text("title") or doc.resource_id,
         source=SYSTEM,
         channels=[Channel.WEB],
-        eligibility=Eligibility(
+        eligibility=doc.build(
+            Eligibility,
+            {"$.skus": "entitled_variant_ids", "$.customer_segments": "customer_selection"},
             skus=entitled,
-            customer_segments=[
-                str(s) for s in doc.doc.get("customer_segment_prerequisite_ids") or []
-            ],
+            customer_segments=[str(s) for s in doc.ids("customer_segment_prerequisite_ids")],
             minimum_spend=_minimum_spend(doc, currency),
         ),
         reward=_reward(doc, currency, entitled, sku_by_variant_id, skus_by_product_id),
@@ -190,15 +192,15 @@ def _skus(
     skus_by_product_id: Mapping[int, Sequence[str]] | None,
 ) -> list[str]:
     """The SKUs a rule names as `entitled` or `prerequisite`, from variant and product ids."""
-    if doc.doc.get(f"{role}_collection_ids"):
+    if doc.ids(f"{role}_collection_ids"):
         raise doc.fail(f"{role}_collection_ids", "collections cannot be read as SKUs")
     skus: list[str] = []
-    for i, variant in enumerate(doc.doc.get(f"{role}_variant_ids") or []):
+    for i, variant in enumerate(doc.ids(f"{role}_variant_ids")):
         sku = (sku_by_variant_id or {}).get(variant)
         if sku is None:
             raise doc.fail(f"{role}_variant_ids[{i}]", f"no SKU is known for variant {variant}")
         skus.append(sku)
-    for i, product in enumerate(doc.doc.get(f"{role}_product_ids") or []):
+    for i, product in enumerate(doc.ids(f"{role}_product_ids")):
         product_skus = (skus_by_product_id or {}).get(product)
         if not product_skus:
             raise doc.fail(f"{role}_product_ids[{i}]", f"no SKUs are known for product {product}")

@@ -72,6 +72,14 @@ def refund_to_canonical(
         doc.warn(
             "transactions", f"pay back {refund_total} for lines worth {worth}: spread by value"
         )
+    amounts = _spread(refund_total, values, refund_lines)
+    restocked = doc.flag("restock", default=False)
+    lines = [
+        _return_line(line, item, amount, tax_lines, restocked=restocked)
+        for line, item, amount, (_, tax_lines) in zip(
+            refund_lines, items, amounts, values, strict=True
+        )
+    ]
     channel = order_channel(sold) if sold else Channel.WEB
     located = [line for line in refund_lines if line.has("location_id")]
     return doc.build(
@@ -86,18 +94,7 @@ def refund_to_canonical(
         if located
         else None,
         currency=currency,
-        lines=[
-            _return_line(
-                line, item, amount, tax_lines, restocked=doc.flag("restock", default=False)
-            )
-            for line, item, amount, (_, tax_lines) in zip(
-                refund_lines,
-                items,
-                _spread(refund_total, values, refund_lines),
-                values,
-                strict=True,
-            )
-        ],
+        lines=lines,
         refund_tenders=tenders,
         refund_total=refund_total,
         status=ReturnStatus.REFUNDED if tenders else ReturnStatus.RECEIVED,
