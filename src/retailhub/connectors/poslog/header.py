@@ -115,3 +115,12 @@ def tender(record: TenderRecord, currency: str) -> Tender:
 def stated_total(record: RetailTransactionRecord, total_type: str) -> Decimal | None:
     """A `Total` row by its TotalType, vendor prefix ignored."""
     return record.totals.get(total_type)
+
+
+def stated_tax_inclusion(record: RetailTransactionRecord) -> bool | None:
+    """True or False when a `TaxIncludedIn...` flag says whether prices include tax, else None."""
+    flags = [t.included_in_price for t in record.taxes]
+    for item in record.items:
+        flags += [item.included_in_price, *(t.included_in_price for t in item.taxes)]
+    stated = [flag for flag in flags if flag is not None]
+    return any(stated) if stated else None

@@ -83,6 +83,10 @@ def poslog_to_canonical(
                     _failure(parsed, fault.path, fault.reason)
                     for fault in faults_from_validation_error(error)
                 )
+            except (ArithmeticError, ValueError) as error:
+                # Figures no till writes (amounts beyond Decimal's range, ...) fail this
+                # transaction, never the whole file.
+                failures.append(_failure(parsed, "Transaction", str(error)))
     return PoslogTranslation(tuple(documents), skipped, tuple(failures))
 
 

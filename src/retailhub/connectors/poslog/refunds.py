@@ -15,6 +15,7 @@ from retailhub.connectors.poslog.header import (
     ended_at,
     money,
     pos_reference,
+    stated_tax_inclusion,
     stated_total,
     tender,
 )
@@ -46,7 +47,7 @@ def return_to_canonical(
     store = pos_reference(record).store
     link = next((i.link for i in items if i.link is not None), _return_link(record))
     refunds = [_refund(item) for item in items]
-    if not _tax_inclusive(record, items):
+    if not _tax_inclusive(record):
         refunds = _with_basket_tax(record, refunds, currency)
     lines = [
         ReturnLine(
@@ -109,13 +110,10 @@ def _refund(item: ItemRecord) -> Decimal:
     return abs(item.extended_amount) - sum((abs(m.amount) for m in item.modifiers), Decimal(0))
 
 
-def _tax_inclusive(record: RetailTransactionRecord, items: list[ItemRecord]) -> bool:
+def _tax_inclusive(record: RetailTransactionRecord) -> bool:
     """As the file's flags say; without flags, sales tax shows as basket-level `Tax` lines."""
-    flags = [t.included_in_price for t in record.taxes]
-    for item in items:
-        flags += [item.included_in_price, *(t.included_in_price for t in item.taxes)]
-    stated = [flag for flag in flags if flag is not None]
-    return any(stated) if stated else not record.taxes
+    stated = stated_tax_inclusion(record)
+    return not record.taxes if stated is None else stated
 
 
 def _with_basket_tax(

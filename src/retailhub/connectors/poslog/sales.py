@@ -22,6 +22,7 @@ from retailhub.connectors.poslog.header import (
     ended_at,
     money,
     pos_reference,
+    stated_tax_inclusion,
     stated_total,
     tender,
 )
@@ -198,12 +199,9 @@ def _prices_include_tax(
     record: RetailTransactionRecord, base: Decimal, tax: Decimal, grand: Decimal
 ) -> bool:
     """VAT-style when the file says so; without a flag, when only the inclusive sum adds up."""
-    flags = [t.included_in_price for t in record.taxes]
-    for item in record.items:
-        flags += [item.included_in_price, *(t.included_in_price for t in item.taxes)]
-    stated = [flag for flag in flags if flag is not None]
-    if stated:
-        return any(stated)
+    stated = stated_tax_inclusion(record)
+    if stated is not None:
+        return stated
     return tax != 0 and abs(grand - base) < abs(grand - base - tax)
 
 
