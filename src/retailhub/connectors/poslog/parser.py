@@ -287,11 +287,9 @@ class _TransactionReader:
 
     def _optional(self, element: Element, name: str, at: str) -> Decimal | None:
         found = child(element, name)
-        return (
-            None
-            if found is None or not (found.text or "").strip()
-            else self._value(found, f"{at}/{name}")
-        )
+        if found is None or not (found.text or "").strip():
+            return None
+        return self._value(found, f"{at}/{name}")
 
     def _value(self, element: Element, at: str) -> Decimal:
         self._note_currency(element)

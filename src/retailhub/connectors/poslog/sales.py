@@ -81,13 +81,15 @@ def sale_to_order(
         raise FieldError("Total[TransactionGrandAmount]", "is missing")
     include_tax = _prices_include_tax(record, base, tax_total, grand)
     rounding = _rounding(record)
+    # Tills state the grand total before or after cash rounding; the canonical one is after.
     if rounding and abs(grand - base - (0 if include_tax else tax_total)) <= minor_unit(currency):
         grand += rounding
     tenders, change = _sale_tenders(record)
+    pos = pos_reference(record)
     return Order(
         order_id=document_id(record.key),
         channel=Channel.STORE,
-        location=pos_reference(record).store,
+        location=pos.store,
         customer_id=record.customer_id,
         customer_ids={"pos": record.customer_id} if record.customer_id else {},
         loyalty_card=record.loyalty_card,
@@ -95,7 +97,7 @@ def sale_to_order(
         prices_include_tax=include_tax,
         placed_at=ended_at(record, store_timezone),
         status=OrderStatus.CANCELLED if record.cancelled else OrderStatus.COMPLETED,
-        pos=pos_reference(record),
+        pos=pos,
         lines=lines,
         order_discounts=order_discounts,
         tenders=tenders,
