@@ -62,7 +62,10 @@ async def test_fault_sets_faults_that_status_then_shows(echo: EchoEmulator) -> N
         latency_ms=250, error_rate=0.5, down=True, slow_after=3, malformed=True
     )
     status = await in_thread("status", env=env)
-    assert "down, slow after 3 requests (250 ms), 50% errors, malformed answers" in status.stdout
+    assert (
+        "dropping connections, slow after 3 requests (250 ms), 50% errors, malformed answers"
+        in status.stdout
+    )
 
     result = await in_thread("fault", "echo", "--clear", "--up", "--well-formed", env=env)
     assert result.exit_code == 0, result.output

@@ -50,7 +50,7 @@ def describe(faults: Mapping[str, Any]) -> str:
     """The faults in force in a few words, for tables and confirmations."""
     parts = []
     if faults.get("down"):
-        parts.append("down")
+        parts.append("dropping connections")
     if faults.get("slow_after") is not None:
         parts.append(
             f"slow after {faults['slow_after']} requests ({faults.get('latency_ms') or 2000} ms)"

@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 
 from retailhub.canonical.errors import Fault, InvalidDocument
-from retailhub.sandbox.faults import CONTROL_PREFIX, FaultInjector, Faults
+from retailhub.sandbox.faults import CONTROL_PREFIX, FaultInjector, Faults, default_error_body
 
 if TYPE_CHECKING:
     from retailhub.sandbox.seed import Estate
@@ -71,6 +71,8 @@ class Emulator:
     system: ClassVar[str] = "emulator"
     schema: ClassVar[str] = ""
     """SQL run on every opening of the state (CREATE TABLE IF NOT EXISTS ...)."""
+    max_body_bytes: ClassVar[int] = 1024 * 1024
+    """The largest request body accepted (aiohttp answers 413 above it)."""
 
     def __init__(self, state_dir: Path) -> None:
         self.state_path = Path(state_dir) / f"{self.system}.sqlite3"
@@ -87,7 +89,7 @@ class Emulator:
 
     def error_body(self, request: web.Request) -> Any:
         """The body of an injected HTTP 500, in the product's own error shape."""
-        return {"error": "injected fault"}
+        return default_error_body(request)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -127,7 +129,9 @@ class Emulator:
 
     def app(self) -> web.Application:
         """The aiohttp application: control routes, product routes, fault middleware."""
-        app = web.Application(middlewares=[self.faults.middleware])
+        app = web.Application(
+            middlewares=[self.faults.middleware], client_max_size=self.max_body_bytes
+        )
         app.router.add_get(f"{CONTROL_PREFIX}faults", self._get_faults)
         app.router.add_put(f"{CONTROL_PREFIX}faults", self._put_faults)
         app.router.add_delete(f"{CONTROL_PREFIX}faults", self._delete_faults)

@@ -387,11 +387,8 @@ class Estate:
         return {g: p for p in self.products for g in p.gtins}
 
     @cached_property
-    def _prices_by_sku(self) -> dict[str, list[Price]]:
-        prices: dict[str, list[Price]] = {}
-        for price in self.prices:
-            prices.setdefault(price.sku, []).append(price)
-        return prices
+    def _prices(self) -> dict[tuple[str, Channel], Price]:
+        return {(price.sku, price.channel): price for price in self.prices}
 
     @cached_property
     def _stock(self) -> dict[tuple[str, str], InventoryLevel]:
@@ -411,7 +408,7 @@ class Estate:
 
     def store(self, code: str) -> Store:
         """The store or web location with `code`."""
-        return next(s for s in self.stores if s.code == code)
+        return {store.code: store for store in self.stores}[code]
 
     def product(self, sku: str) -> Product:
         """The product with `sku`; KeyError when the estate has none."""
@@ -423,7 +420,7 @@ class Estate:
 
     def price(self, sku: str, channel: Channel) -> Price:
         """The national price of `sku` in `channel`."""
-        return next(p for p in self._prices_by_sku[sku] if p.channel == channel)
+        return self._prices[(sku, channel)]
 
     def stock(self, sku: str, location: str) -> InventoryLevel:
         """Stock of `sku` at `location`."""
