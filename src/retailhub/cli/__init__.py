@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from retailhub.cli import demo, schemas, validate
+from retailhub.cli import demo, schemas, translate, validate
+from retailhub.observability.logging import configure_logging
 
 app = typer.Typer(
     name="retailhub",
@@ -15,9 +16,12 @@ app = typer.Typer(
 )
 app.command("demo")(demo.demo)
 app.command("validate")(validate.validate)
+app.command("translate")(translate.translate)
+app.command("render")(translate.render)
 app.add_typer(schemas.app, name="schemas")
 
 
 def main() -> None:
     """Entry point of the `retailhub` console script."""
+    configure_logging()
     app()
