@@ -42,7 +42,10 @@ class EchoEmulator(Emulator):
         return json_response({"product": dict(row)})
 
 
-def port_of(emulator: Emulator) -> int:
-    """The port a running emulator listens on."""
-    assert emulator.url is not None
-    return int(emulator.url.rsplit(":", 1)[1])
+def ports_of(*emulators: Emulator) -> dict[str, int]:
+    """Where running emulators listen, as the CLI and the control client take it."""
+    ports: dict[str, int] = {}
+    for emulator in emulators:
+        assert emulator.port is not None, f"{emulator.system} is not running"
+        ports[emulator.system] = emulator.port
+    return ports

@@ -19,7 +19,7 @@ from retailhub.sandbox.emulator import Emulator
 from retailhub.sandbox.faults import Faults
 from retailhub.sandbox.seed import Estate
 
-from .echo import EchoEmulator, port_of
+from .echo import EchoEmulator
 
 WIDE = {"COLUMNS": "200"}
 
@@ -40,7 +40,7 @@ def free_port() -> int:
 
 
 async def test_status_shows_each_emulator_up_or_down(echo: EchoEmulator) -> None:
-    result = await in_thread("status", "--ports", f"echo={port_of(echo)},gone={free_port()}")
+    result = await in_thread("status", "--ports", f"echo={echo.port},gone={free_port()}")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     echo_line = next(line for line in lines if "echo" in line)
@@ -50,7 +50,7 @@ async def test_status_shows_each_emulator_up_or_down(echo: EchoEmulator) -> None
 
 
 async def test_fault_sets_faults_that_status_then_shows(echo: EchoEmulator) -> None:
-    env = {"RETAILHUB_SANDBOX_PORTS": f"echo={port_of(echo)}"}
+    env = {"RETAILHUB_SANDBOX_PORTS": f"echo={echo.port}"}
     result = await in_thread("fault", "echo", "--latency-ms", "250", "--error-rate", "0.5", env=env)
     assert result.exit_code == 0, result.output
     assert "latency 250 ms, 50% errors" in result.stdout

@@ -88,13 +88,16 @@ async def test_state_is_seeded_once_and_serves_the_estate(tmp_path: Path, estate
     assert emulator.seeded_with() == 42
     assert emulator.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert emulator.db.execute("SELECT count(*) FROM product").fetchone()[0] == 50
-    await emulator.start()
+    url = await emulator.start()
+    assert emulator.port
+    assert url == emulator.url == f"http://127.0.0.1:{emulator.port}"
     sku = estate.products[0].sku
     _, _, answer = await call("GET", f"{emulator.url}/products/{sku}")
     assert answer == {"product": {"sku": sku, "title": estate.products[0].title}}
     status, _, _ = await call("GET", f"{emulator.url}/products/NOPE")
     assert status == 404
     await emulator.stop()
+    assert emulator.port is None
 
     reopened = EchoEmulator(tmp_path)
     assert reopened.seeded_with() == 42

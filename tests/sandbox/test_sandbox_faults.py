@@ -14,7 +14,7 @@ from retailhub.resilience import BreakerState, ResiliencePolicy, Resilient, Syst
 from retailhub.sandbox.faults import DEFAULT_SLOW_MS, Faults
 from retailhub.sandbox.runner import sandbox_status, set_faults
 
-from .echo import EchoEmulator, port_of
+from .echo import EchoEmulator, ports_of
 
 ONE_ATTEMPT = ResiliencePolicy(
     timeout_s=5.0, max_attempts=1, breaker_threshold=2, breaker_reset_s=0.2
@@ -27,7 +27,7 @@ def client(emulator: EchoEmulator, policy: ResiliencePolicy = ONE_ATTEMPT) -> Js
 
 
 async def inject(emulator: EchoEmulator, **faults: object) -> None:
-    await set_faults("echo", faults, {"echo": port_of(emulator)})
+    await set_faults("echo", faults, ports_of(emulator))
 
 
 async def test_latency_holds_every_answer_at_least_that_long(echo: EchoEmulator) -> None:
@@ -55,7 +55,7 @@ async def test_error_rate_one_trips_the_breaker_which_recovers_once_cleared(
     tripped = shop.resilient.breaker_state
     assert tripped is BreakerState.OPEN
 
-    await set_faults("echo", None, {"echo": port_of(echo)}, clear=True)
+    await set_faults("echo", None, ports_of(echo), clear=True)
     deadline = time.monotonic() + 5
     for _ in range(100):
         try:
@@ -99,7 +99,7 @@ async def test_down_drops_the_connection_and_up_brings_it_back(echo: EchoEmulato
     shop = client(echo, ResiliencePolicy(timeout_s=5.0, max_attempts=1))
     with pytest.raises(SystemFailure, match="connection failed"):
         await shop.request("GET", "/echo/hello")
-    status = (await sandbox_status({"echo": port_of(echo)}))["echo"]
+    status = (await sandbox_status(ports_of(echo)))["echo"]
     assert status is not None
     assert status["faults"]["down"] is True
     assert status["requests_served"] == 0
@@ -140,7 +140,7 @@ async def test_malformed_answers_are_a_system_failure(echo: EchoEmulator) -> Non
 
 async def test_control_routes_are_never_faulted_nor_counted(echo: EchoEmulator) -> None:
     await inject(echo, error_rate=1, malformed=True, latency_ms=0)
-    ports = {"echo": port_of(echo)}
+    ports = ports_of(echo)
     for _ in range(3):
         status = (await sandbox_status(ports))["echo"]
         assert status is not None

@@ -19,7 +19,7 @@ from retailhub.sandbox.runner import (
 )
 from retailhub.sandbox.seed import Estate
 
-from .echo import EchoEmulator, port_of
+from .echo import EchoEmulator, ports_of
 
 
 class PingEmulator(EchoEmulator):
@@ -94,7 +94,7 @@ async def test_sandbox_seeds_starts_and_stops_its_emulators(
     assert set(urls) == {"echo", "ping"}
     assert all(url.startswith("http://127.0.0.1:") for url in urls.values())
     assert sorted(p.name for p in tmp_path.glob("*.sqlite3")) == ["echo.sqlite3", "ping.sqlite3"]
-    ports = {system: port_of(e) for system, e in sandbox.emulators.items()}
+    ports = ports_of(*sandbox.emulators.values())
     answers = await sandbox_status(ports)
     assert {s: a["system"] for s, a in answers.items() if a} == {"echo": "echo", "ping": "ping"}
     await sandbox.stop()
@@ -112,7 +112,7 @@ async def test_a_taken_port_fails_the_start_and_leaves_nothing_running(
     monkeypatch.setattr(runner, "build_estate", lambda seed: estate)
     sandbox = Sandbox(
         {"ping": PingEmulator, "echo": EchoEmulator},
-        {"ping": 0, "echo": port_of(echo)},
+        {"ping": 0, **ports_of(echo)},
         tmp_path / "other",
     )
     with pytest.raises(OSError, match="address"):
@@ -125,7 +125,7 @@ async def test_faults_cannot_be_set_on_an_unknown_or_silent_system(tmp_path: Pat
         await set_faults("shopfy", {"down": True}, {"shopify": 8701})
     silent = EchoEmulator(tmp_path)
     await silent.start()
-    port = port_of(silent)
+    ports = ports_of(silent)
     await silent.stop()
     with pytest.raises(SandboxUnreachable):
-        await set_faults("echo", {"down": True}, {"echo": port}, timeout_s=1.0)
+        await set_faults("echo", {"down": True}, ports, timeout_s=1.0)

@@ -78,6 +78,7 @@ class Emulator:
         self.state_path = Path(state_dir) / f"{self.system}.sqlite3"
         self.faults = FaultInjector(self.error_body, seed=self.system)
         self.url: str | None = None
+        self.port: int | None = None
         self._db: sqlite3.Connection | None = None
         self._runner: web.AppRunner | None = None
 
@@ -140,7 +141,8 @@ class Emulator:
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on `host` (loopback only) and `port` (0: any free port); return the base URL."""
+        """Serve on `host` (loopback only) and `port` (0: any free port); return the base URL.
+        `url` and `port` tell where it listens until it stops."""
         if not is_loopback(host):
             raise ValueError(f"emulators listen on loopback only, not on {host!r}")
         runner = web.AppRunner(
@@ -153,10 +155,10 @@ class Emulator:
             await runner.cleanup()
             raise
         self._runner = runner
-        bound_host, bound_port = runner.addresses[0][:2]
+        bound_host, self.port = runner.addresses[0][:2]
         if ":" in bound_host:
             bound_host = f"[{bound_host}]"
-        self.url = f"http://{bound_host}:{bound_port}"
+        self.url = f"http://{bound_host}:{self.port}"
         return self.url
 
     async def stop(self) -> None:
@@ -164,7 +166,7 @@ class Emulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        self.url = None
+        self.url = self.port = None
         self.close_state()
 
     def status(self) -> dict[str, Any]:
