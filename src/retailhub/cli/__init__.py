@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from retailhub.cli import demo, schemas, translate, validate
+from retailhub.cli import demo, sandbox, schemas, translate, validate
 from retailhub.observability.logging import configure_logging
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app.command("validate")(validate.validate)
 app.command("translate")(translate.translate)
 app.command("render")(translate.render)
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(sandbox.app, name="sandbox")
 
 
 def main() -> None:
