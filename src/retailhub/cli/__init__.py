@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from retailhub.cli import demo, sandbox, schemas, translate, validate
+from retailhub.cli import demo, events, sandbox, schemas, translate, validate
 from retailhub.observability.logging import configure_logging
 
 app = typer.Typer(
@@ -20,6 +20,9 @@ app.command("translate")(translate.translate)
 app.command("render")(translate.render)
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(events.events_app, name="events")
+app.add_typer(events.dlq_app, name="dlq")
+app.command("replay")(events.replay)
 
 
 def main() -> None:
