@@ -1,0 +1,541 @@
+"""An emulated HubSpot portal: the CRM v3 objects API for contacts, notes and tickets (create,
+read, update, search) with HubSpot's shapes, status codes and error bodies, a private app bearer
+token, and a control route that makes the next calls answer 429 with Retry-After.
+
+Shapes follow HubSpot's CRM v3 object OpenAPI documents (SimplePublicObject,
+CollectionResponseWithTotalSimplePublicObjectForwardPaging, Error): ids and property values are
+strings, unset requested properties are null, `paging.next.after` is an offset string, and a
+search reaches at most `search_window` results as HubSpot's does 10,000.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import phonenumbers
+from aiohttp import web
+
+from retailhub.canonical.customer import ConsentChannel, Customer
+from retailhub.sandbox.emulator import Emulator, json_response
+from retailhub.sandbox.faults import CONTROL_PREFIX
+from retailhub.sandbox.hubspot.store import (
+    SCHEMA,
+    CrmObject,
+    CrmStore,
+    Filter,
+    iso,
+    matches,
+    to_ms,
+)
+from retailhub.sandbox.runner import register
+from retailhub.sandbox.seed import Estate
+
+ACCESS_TOKEN = "pat-sandbox-retailhub"
+"""The private app token the emulated portal accepts (`Authorization: Bearer ...`)."""
+
+CONTACT_PROPERTIES = frozenset(
+    {
+        "email",
+        "firstname",
+        "lastname",
+        "phone",
+        "mobilephone",
+        "address",
+        "city",
+        "zip",
+        "state",
+        "country",
+        "company",
+        "jobtitle",
+        "website",
+        "date_of_birth",
+        "hs_email_optout",
+        "hs_marketable_status",
+        "loyalty_card",
+        "retailhub_customer_id",
+        "retailhub_email_consent",
+        "retailhub_email_consent_at",
+    }
+)
+WRITABLE: Mapping[str, frozenset[str]] = {
+    "contacts": CONTACT_PROPERTIES,
+    "notes": frozenset({"hs_note_body", "hs_timestamp", "hubspot_owner_id", "retailhub_note_key"}),
+    "tickets": frozenset(
+        {
+            "subject",
+            "content",
+            "hs_pipeline",
+            "hs_pipeline_stage",
+            "hs_ticket_priority",
+            "hubspot_owner_id",
+            "retailhub_case_key",
+        }
+    ),
+}
+"""Properties each object type has in the emulated portal (our custom ones included)."""
+READ_ONLY = frozenset(
+    {"createdate", "lastmodifieddate", "hs_createdate", "hs_lastmodifieddate", "hs_object_id"}
+)
+REQUIRED = {"notes": ("hs_timestamp",), "tickets": ("subject", "hs_pipeline", "hs_pipeline_stage")}
+UNIQUE = {"tickets": "retailhub_case_key"}
+PIPELINE_STAGES = {"0": frozenset({"1", "2", "3", "4"})}
+ASSOCIATION_TYPES = {
+    ("notes", "contacts"): 202,
+    ("notes", "tickets"): 228,
+    ("tickets", "contacts"): 16,
+}
+DEFAULT_PROPERTIES = {
+    "contacts": ("firstname", "lastname", "email"),
+    "notes": (),
+    "tickets": ("subject", "content", "hs_pipeline", "hs_pipeline_stage"),
+}
+OPERATORS = frozenset({"EQ", "NEQ", "GT", "GTE", "LT", "LTE", "HAS_PROPERTY", "NOT_HAS_PROPERTY"})
+MAX_SEARCH_LIMIT = 200
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Refusal(Exception):
+    """An API error to answer in HubSpot's shape."""
+
+    def __init__(self, status: int, category: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.category, self.message, self.extra = status, category, message, extra
+
+
+def hubspot_error(status: int, category: str, message: str, **extra: Any) -> web.Response:
+    """`{"status": "error", "message", "correlationId", "category"}` with the HTTP status."""
+    body = {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+        **extra,
+    }
+    return json_response(body, status=status)
+
+
+def _invalid_properties(*problems: tuple[str, str, str]) -> Refusal:
+    """HubSpot's 400 for bad property values: a JSON list of the failures inside the message."""
+    details = [
+        {"isValid": False, "message": message, "error": error, "name": name}
+        for name, error, message in problems
+    ]
+    return Refusal(
+        400, "VALIDATION_ERROR", f"Property values were not valid: {orjson.dumps(details).decode()}"
+    )
+
+
+@register
+class HubSpotEmulator(Emulator):
+    """The `hubspot` system of the sandbox estate."""
+
+    system = "hubspot"
+    schema = SCHEMA
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.search_window = 10_000
+        """How many results one search reaches, however it is paged (HubSpot: 10,000)."""
+        self.rate_limited_calls = 0
+        self.rate_limit_spared = 0
+        self.rate_limit_retry_after_s = 1.0
+        self.rate_limits_served = 0
+
+    @property
+    def store(self) -> CrmStore:
+        """The portal's objects."""
+        return CrmStore(self.db)
+
+    def error_body(self, request: web.Request) -> Any:
+        return {
+            "status": "error",
+            "message": "internal error",
+            "correlationId": str(uuid.uuid4()),
+            "category": "INTERNAL_ERROR",
+        }
+
+    def seed(self, estate: Estate) -> None:
+        """One contact per estate customer from its CRM view, under its HubSpot id."""
+        for n, customer in enumerate(estate.customers):
+            contact = customer.crm_view
+            moment = contact.updated_at
+            created_ms = 0 if moment is None else int(moment.timestamp() * 1000)
+            self.store.insert(
+                "contacts",
+                seed_properties(contact, national_phone=n % 2 == 0),
+                created_ms,
+                object_id=int(contact.identities["hubspot"]),
+                created_ms=created_ms,
+            )
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_put(f"{CONTROL_PREFIX}rate_limit", self._put_rate_limit)
+        base = "/crm/v3/objects/{object_type}"
+        app.router.add_post(f"{base}/search", self._guarded(self.search))
+        app.router.add_post(base, self._guarded(self.create))
+        app.router.add_get(f"{base}/{{object_id}}", self._guarded(self.read))
+        app.router.add_patch(f"{base}/{{object_id}}", self._guarded(self.update))
+
+    def _guarded(self, handler: Any) -> Any:
+        """The handler behind HubSpot's gates: rate limit, bearer token, known object type; a
+        Refusal becomes an error in HubSpot's shape."""
+
+        async def guarded(request: web.Request) -> web.Response:
+            if self.rate_limit_spared > 0:
+                self.rate_limit_spared -= 1
+            elif self.rate_limited_calls > 0:
+                self.rate_limited_calls -= 1
+                self.rate_limits_served += 1
+                response = hubspot_error(
+                    429,
+                    "RATE_LIMITS",
+                    "You have reached your ten_secondly_rolling limit.",
+                    errorType="RATE_LIMIT",
+                    policyName="TEN_SECONDLY_ROLLING",
+                )
+                response.headers["Retry-After"] = f"{self.rate_limit_retry_after_s:g}"
+                return response
+            if request.headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
+                return hubspot_error(
+                    401,
+                    "INVALID_AUTHENTICATION",
+                    "Authentication credentials not found. This API supports OAuth 2.0"
+                    " authentication and you can find more details at"
+                    " https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                )
+            if request.match_info["object_type"] not in WRITABLE:
+                return hubspot_error(
+                    400,
+                    "VALIDATION_ERROR",
+                    f"Unable to infer object type from: {request.match_info['object_type']}",
+                )
+            try:
+                result: web.Response = await handler(request)
+            except Refusal as refusal:
+                return hubspot_error(
+                    refusal.status, refusal.category, refusal.message, **refusal.extra
+                )
+            return result
+
+        return guarded
+
+    async def _put_rate_limit(self, request: web.Request) -> web.Response:
+        """`{"requests": N, "retry_after_s": S, "after": K}`: after K more API calls, the next N
+        answer 429 with `Retry-After: S`."""
+        try:
+            body = orjson.loads(await request.read())
+            calls, wait = int(body["requests"]), float(body.get("retry_after_s", 1))
+            spared = int(body.get("after", 0))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return json_response(
+                {"error": 'send {"requests": N, "retry_after_s": S, "after": K}'}, status=400
+            )
+        self.rate_limited_calls, self.rate_limit_spared = max(0, calls), max(0, spared)
+        self.rate_limit_retry_after_s = max(0.0, wait)
+        return json_response({"requests": calls, "retry_after_s": wait, "after": spared})
+
+    async def read(self, request: web.Request) -> web.Response:
+        """`GET /crm/v3/objects/{type}/{id}?properties=a,b`."""
+        object_type = request.match_info["object_type"]
+        item = self._existing(object_type, request.match_info["object_id"])
+        return json_response(
+            item.as_json(_wanted(request.query.getall("properties", []), object_type))
+        )
+
+    async def create(self, request: web.Request) -> web.Response:
+        """`POST /crm/v3/objects/{type}` with properties and associations: 201 and the object."""
+        object_type = request.match_info["object_type"]
+        body = await _json_object(request)
+        properties = self._checked(object_type, body.get("properties"), creating=True)
+        links = self._links(object_type, body.get("associations") or [])
+        with self.db:
+            item = self.store.insert(object_type, properties, _now_ms())
+            for to_type, to_id, type_id in links:
+                self.store.associate(object_type, item.id, to_type, to_id, type_id)
+        return json_response(item.as_json(properties), status=201)
+
+    async def update(self, request: web.Request) -> web.Response:
+        """`PATCH /crm/v3/objects/{type}/{id}`: given properties overwritten, "" clears one."""
+        object_type = request.match_info["object_type"]
+        current = self._existing(object_type, request.match_info["object_id"])
+        body = await _json_object(request)
+        properties = self._checked(object_type, body.get("properties"), current=current)
+        with self.db:
+            item = self.store.update(current, properties, _now_ms())
+        return json_response(item.as_json(properties))
+
+    async def search(self, request: web.Request) -> web.Response:
+        """`POST /crm/v3/objects/{type}/search`: filterGroups, sorts, properties, limit, after."""
+        object_type = request.match_info["object_type"]
+        body = await _json_object(request)
+        groups = _filter_groups(body.get("filterGroups") or [])
+        limit, offset = _page(body, self.search_window)
+        found = [
+            item for item in self.store.candidates(object_type, groups) if matches(item, groups)
+        ]
+        for name, descending in reversed(_sorts(body.get("sorts") or [])):
+            found.sort(key=functools.partial(_sort_key, name=name), reverse=descending)
+        if not body.get("sorts"):
+            found.sort(key=lambda item: item.id)
+        wanted = _wanted(body.get("properties") or [], object_type)
+        answer: dict[str, Any] = {
+            "total": len(found),
+            "results": [item.as_json(wanted) for item in found[offset : offset + limit]],
+        }
+        if offset + limit < len(found):
+            answer["paging"] = {"next": {"after": str(offset + limit)}}
+        return json_response(answer)
+
+    def _existing(self, object_type: str, raw_id: str) -> CrmObject:
+        item = self.store.get(object_type, int(raw_id)) if raw_id.isdigit() else None
+        if item is None:
+            raise Refusal(
+                404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric."
+            )
+        return item
+
+    def _checked(
+        self,
+        object_type: str,
+        properties: Any,
+        *,
+        creating: bool = False,
+        current: CrmObject | None = None,
+    ) -> dict[str, str]:
+        """Property values as HubSpot takes them: known names, strings (numbers and booleans
+        are written as text), read-only ones ignored, emails valid and unique."""
+        if not isinstance(properties, dict):
+            raise Refusal(
+                400, "VALIDATION_ERROR", "Invalid input JSON: properties must be an object"
+            )
+        accepted: dict[str, str] = {}
+        problems: list[tuple[str, str, str]] = []
+        for name, value in properties.items():
+            if name in READ_ONLY:
+                continue
+            if name not in WRITABLE[object_type]:
+                problems.append(
+                    (name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')
+                )
+            elif isinstance(value, bool):
+                accepted[name] = "true" if value else "false"
+            elif isinstance(value, str | int | float):
+                accepted[name] = str(value)
+            elif value is not None:
+                problems.append((name, "INVALID_STRING", f"{value!r} is not a valid {name}"))
+        if problems:
+            raise _invalid_properties(*problems)
+        if creating:
+            missing = [n for n in REQUIRED.get(object_type, ()) if not accepted.get(n)]
+            if missing:
+                raise _invalid_properties(
+                    *((n, "REQUIRED", f"Property {n!r} is required") for n in missing)
+                )
+        self._check_values(object_type, accepted, current)
+        return accepted
+
+    def _check_values(
+        self, object_type: str, accepted: dict[str, str], current: CrmObject | None
+    ) -> None:
+        own_id = None if current is None else current.id
+        email = accepted.get("email")
+        if object_type == "contacts" and email:
+            if not _EMAIL.match(email.strip()):
+                raise _invalid_properties(
+                    ("email", "INVALID_EMAIL", f"Email address {email} is invalid")
+                )
+            accepted["email"] = email.strip().lower()
+            holder = self.store.contact_id_by_email(accepted["email"])
+            if holder is not None and holder != own_id:
+                raise Refusal(409, "CONFLICT", f"Contact already exists. Existing ID: {holder}")
+        stage = accepted.get("hs_pipeline_stage")
+        pipeline = accepted.get("hs_pipeline") or (
+            current and current.properties.get("hs_pipeline")
+        )
+        if stage is not None and stage not in PIPELINE_STAGES.get(str(pipeline), frozenset()):
+            raise _invalid_properties(
+                (
+                    "hs_pipeline_stage",
+                    "INVALID_OPTION",
+                    f"{stage} was not one of the allowed options for pipeline {pipeline}",
+                )
+            )
+        if "hs_timestamp" in accepted and to_ms(accepted["hs_timestamp"]) is None:
+            raise _invalid_properties(
+                ("hs_timestamp", "INVALID_DATE", f"{accepted['hs_timestamp']} is not a date-time")
+            )
+        unique = UNIQUE.get(object_type)
+        if unique and accepted.get(unique):
+            holders = [
+                item
+                for item in self.store.candidates(object_type, [])
+                if item.properties.get(unique) == accepted[unique] and item.id != own_id
+            ]
+            if holders:
+                raise Refusal(
+                    409,
+                    "CONFLICT",
+                    f"A {object_type[:-1]} with {unique} {accepted[unique]} already exists."
+                    f" Existing ID: {holders[0].id}",
+                )
+
+    def _links(self, object_type: str, associations: Any) -> list[tuple[str, int, int]]:
+        """Validated `associations` of a create: `[{"to": {"id"}, "types": [...]}]`."""
+        if not isinstance(associations, list):
+            raise Refusal(
+                400, "VALIDATION_ERROR", "Invalid input JSON: associations must be a list"
+            )
+        links = []
+        for association in associations:
+            to_id = str(((association or {}).get("to") or {}).get("id", ""))
+            types = (association or {}).get("types") or []
+            for kind in types:
+                type_id = kind.get("associationTypeId") if isinstance(kind, dict) else None
+                to_type = next(
+                    (
+                        t
+                        for (f, t), i in ASSOCIATION_TYPES.items()
+                        if f == object_type and i == type_id
+                    ),
+                    None,
+                )
+                category = kind.get("associationCategory") if isinstance(kind, dict) else None
+                if to_type is None or category != "HUBSPOT_DEFINED":
+                    raise Refusal(
+                        400,
+                        "VALIDATION_ERROR",
+                        f"{category}/{type_id} is not a valid association type from {object_type}",
+                    )
+                if not to_id.isdigit() or self.store.get(to_type, int(to_id)) is None:
+                    raise Refusal(
+                        400,
+                        "VALIDATION_ERROR",
+                        f"One or more associations are invalid: {to_type} {to_id} does not exist",
+                    )
+                links.append((to_type, int(to_id), ASSOCIATION_TYPES[(object_type, to_type)]))
+        return links
+
+
+def seed_properties(contact: Customer, *, national_phone: bool) -> dict[str, str]:
+    """A contact's properties as a HubSpot portal would hold the estate's CRM view: phones as
+    people type them (half national, `06 12345678`), the country spelled out for half."""
+    properties: dict[str, str | None] = {
+        "email": contact.primary_email,
+        "firstname": contact.given_name,
+        "lastname": contact.family_name,
+        "retailhub_customer_id": contact.customer_id,
+        "date_of_birth": contact.birth_date.isoformat() if contact.birth_date else None,
+    }
+    if contact.phones:
+        number = phonenumbers.parse(contact.phones[0])
+        style = (
+            phonenumbers.PhoneNumberFormat.NATIONAL
+            if national_phone
+            else phonenumbers.PhoneNumberFormat.E164
+        )
+        properties["phone"] = phonenumbers.format_number(number, style)
+    if contact.addresses:
+        address = contact.addresses[0]
+        properties |= {
+            "address": ", ".join(address.lines),
+            "city": address.city,
+            "zip": address.postal_code,
+            "country": "Netherlands"
+            if national_phone and address.country == "NL"
+            else address.country,
+        }
+    consent = next((c for c in contact.consents if c.channel is ConsentChannel.EMAIL), None)
+    if consent is not None:
+        properties["retailhub_email_consent"] = "granted" if consent.granted else "withdrawn"
+        properties["retailhub_email_consent_at"] = iso(int(consent.at.timestamp() * 1000))
+    return {name: value for name, value in properties.items() if value is not None}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise Refusal(400, "VALIDATION_ERROR", f"Invalid input JSON on line 1: {error}") from None
+    if not isinstance(body, dict):
+        raise Refusal(400, "VALIDATION_ERROR", "Invalid input JSON: expected an object")
+    return body
+
+
+def _wanted(requested: list[str], object_type: str) -> list[str]:
+    """Requested property names (comma-separated or repeated, as HubSpot accepts both)."""
+    names = [n.strip() for item in requested for n in str(item).split(",") if n.strip()]
+    return names or list(DEFAULT_PROPERTIES[object_type])
+
+
+def _filter_groups(raw: Any) -> list[list[Filter]]:
+    if not isinstance(raw, list) or len(raw) > 5:
+        raise Refusal(400, "VALIDATION_ERROR", "filterGroups must be a list of at most 5 groups")
+    groups = []
+    for group in raw:
+        filters = (group or {}).get("filters") if isinstance(group, dict) else None
+        if not isinstance(filters, list) or len(filters) > 6:
+            raise Refusal(400, "VALIDATION_ERROR", "each filterGroup needs at most 6 filters")
+        parsed = []
+        for item in filters:
+            operator = item.get("operator") if isinstance(item, dict) else None
+            name = item.get("propertyName") if isinstance(item, dict) else None
+            if operator not in OPERATORS or not isinstance(name, str):
+                raise Refusal(
+                    400, "VALIDATION_ERROR", f"Invalid filter: {orjson.dumps(item).decode()}"
+                )
+            value = item.get("value")
+            parsed.append(Filter(name, operator, None if value is None else str(value)))
+        groups.append(parsed)
+    return groups
+
+
+def _page(body: Mapping[str, Any], window: int) -> tuple[int, int]:
+    """(limit, offset) of a search; HubSpot refuses pages past its result window."""
+    limit, after = body.get("limit", 10), body.get("after", 0)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_SEARCH_LIMIT:
+        raise Refusal(400, "VALIDATION_ERROR", f"limit must be between 1 and {MAX_SEARCH_LIMIT}")
+    offset = int(after) if isinstance(after, int | str) and str(after).isdigit() else None
+    if offset is None:
+        raise Refusal(400, "VALIDATION_ERROR", f"after {after!r} is not a paging cursor")
+    if offset + limit > window:
+        raise Refusal(
+            400,
+            "VALIDATION_ERROR",
+            f"Search results are limited to {window}: after + limit must not exceed it",
+        )
+    return limit, offset
+
+
+def _sorts(raw: Any) -> list[tuple[str, bool]]:
+    """`sorts` as (property, descending): objects with direction, or `"-name"` strings."""
+    if not isinstance(raw, list):
+        raise Refusal(400, "VALIDATION_ERROR", "sorts must be a list")
+    sorts = []
+    for item in raw:
+        if isinstance(item, str):
+            sorts.append((item.lstrip("-"), item.startswith("-")))
+        elif isinstance(item, dict) and isinstance(item.get("propertyName"), str):
+            sorts.append((item["propertyName"], item.get("direction") == "DESCENDING"))
+        else:
+            raise Refusal(400, "VALIDATION_ERROR", f"Invalid sort: {item!r}")
+    return sorts
+
+
+def _sort_key(item: CrmObject, *, name: str) -> tuple[int, int | str, int]:
+    """Dates sort as instants, text case-blind; unset values last; ties by id."""
+    value = item.properties.get(name)
+    if value is None:
+        return (1, "", item.id)
+    moment = to_ms(value) if name.endswith("date") or name == "hs_timestamp" else None
+    return (0, moment if moment is not None else value.lower(), item.id)

@@ -1,0 +1,268 @@
+"""The HubSpot connector against the emulated portal over real HTTP on loopback: every CrmPort
+method, search paging, idempotent repeats and refusals in HubSpot's terms."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from retailhub.canonical.customer import Customer
+from retailhub.connectors.errors import MappingError
+from retailhub.connectors.hubspot import HubSpotCrm
+from retailhub.connectors.hubspot.client import HubSpotRefused
+from retailhub.connectors.hubspot.mapping import CONTACT_PROPERTIES
+from retailhub.sandbox.hubspot import HubSpotEmulator
+from retailhub.sandbox.seed import Estate
+
+Connect = Callable[..., HubSpotCrm]
+
+
+def contacts_in(emulator: HubSpotEmulator, object_type: str = "contacts") -> int:
+    return int(
+        emulator.db.execute(
+            "SELECT COUNT(*) FROM crm_object WHERE object_type = ?", (object_type,)
+        ).fetchone()[0]
+    )
+
+
+def newcomer(estate: Estate, email: str = "new.shopper@example.nl") -> Customer:
+    """A customer the CRM has never seen: the first estate customer under a new id and email."""
+    golden = estate.customers[0].golden
+    return golden.model_copy(
+        update={"customer_id": "CUST-90001", "identities": {}, "emails": [email]}
+    )
+
+
+async def test_find_contact_maps_the_crm_view_of_the_customer(
+    crm: HubSpotCrm, estate: Estate
+) -> None:
+    view = estate.customers[3].crm_view
+    found = await crm.find_contact(view.emails[0].upper())
+    assert found is not None
+    assert found.identities == {"hubspot": view.identities["hubspot"]}
+    assert found.customer_id == view.customer_id
+    assert (found.given_name, found.family_name) == (view.given_name, view.family_name)
+    assert found.emails == view.emails
+    assert found.phones == view.phones
+    assert [a.model_dump(exclude={"kind"}) for a in found.addresses] == [
+        a.model_dump(exclude={"kind"}) for a in view.addresses
+    ]
+    assert found.birth_date == view.birth_date
+    assert found.consent("email") is view.consent("email")
+
+
+async def test_every_seeded_phone_reads_back_in_e164_whether_stored_national_or_not(
+    crm: HubSpotCrm, estate: Estate
+) -> None:
+    for customer in estate.customers[:6]:
+        view = customer.crm_view
+        found = await crm.find_contact(view.emails[0])
+        assert found is not None
+        assert found.phones == view.phones
+
+
+async def test_the_crm_knows_a_conflicted_customer_by_their_other_email(
+    crm: HubSpotCrm, estate: Estate
+) -> None:
+    conflicted = estate.customers[-1]
+    assert await crm.find_contact(conflicted.golden.emails[0]) is None
+    found = await crm.find_contact(conflicted.crm_view.emails[0])
+    assert found is not None
+    assert found.customer_id == conflicted.golden.customer_id
+
+
+async def test_find_contact_answers_none_for_an_unknown_email(crm: HubSpotCrm) -> None:
+    assert await crm.find_contact("nobody@example.org") is None
+
+
+async def test_upsert_creates_a_new_contact_once_however_often_it_is_repeated(
+    crm: HubSpotCrm, hubspot: HubSpotEmulator, estate: Estate
+) -> None:
+    before = contacts_in(hubspot)
+    customer = newcomer(estate)
+    first = await crm.upsert_contact(customer)
+    again = await crm.upsert_contact(customer)
+    assert first == again
+    assert contacts_in(hubspot) == before + 1
+    found = await crm.find_contact(customer.emails[0])
+    assert found is not None
+    assert found.customer_id == "CUST-90001"
+    assert found.identities == {"hubspot": first}
+
+
+async def test_concurrent_upserts_of_one_new_customer_make_one_contact(
+    crm: HubSpotCrm, hubspot: HubSpotEmulator, estate: Estate
+) -> None:
+    before = contacts_in(hubspot)
+    customer = newcomer(estate, "twice.at.once@example.nl")
+    ids = await asyncio.gather(crm.upsert_contact(customer), crm.upsert_contact(customer))
+    assert ids[0] == ids[1]
+    assert contacts_in(hubspot) == before + 1
+
+
+async def test_upsert_updates_the_contact_it_knows_by_hubspot_id(
+    crm: HubSpotCrm, hubspot: HubSpotEmulator, estate: Estate
+) -> None:
+    view = estate.customers[1].crm_view
+    renamed = view.model_copy(update={"family_name": "Jansen-de Vries"})
+    before = contacts_in(hubspot)
+    assert await crm.upsert_contact(renamed) == view.identities["hubspot"]
+    found = await crm.find_contact(view.emails[0])
+    assert found is not None
+    assert found.family_name == "Jansen-de Vries"
+    assert found.given_name == view.given_name
+    assert contacts_in(hubspot) == before
+
+
+async def test_upsert_finds_the_contact_by_email_when_the_hubspot_id_is_gone(
+    crm: HubSpotCrm, estate: Estate
+) -> None:
+    view = estate.customers[2].crm_view
+    stale = view.model_copy(update={"identities": {"hubspot": "999999"}, "given_name": "Anouk"})
+    assert await crm.upsert_contact(stale) == view.identities["hubspot"]
+    found = await crm.find_contact(view.emails[0])
+    assert found is not None
+    assert found.given_name == "Anouk"
+
+
+async def test_upsert_refuses_a_customer_it_could_not_find_again(
+    crm: HubSpotCrm, estate: Estate
+) -> None:
+    nameless = newcomer(estate).model_copy(update={"emails": []})
+    with pytest.raises(MappingError, match=r"CUST-90001: \$\.emails"):
+        await crm.upsert_contact(nameless)
+
+
+async def test_changed_since_pages_through_every_contact_oldest_change_first(
+    hubspot: HubSpotEmulator, connect: Connect, estate: Estate
+) -> None:
+    hubspot.search_window = 21
+    crm = connect(page_size=7, search_window=21)
+    seen = [c async for c in crm.contacts_changed_since(datetime(2000, 1, 1, tzinfo=UTC))]
+    ids = [c.identities["hubspot"] for c in seen]
+    assert sorted(ids) == sorted(c.crm_view.identities["hubspot"] for c in estate.customers)
+    stamps = [c.updated_at for c in seen]
+    assert stamps == sorted(stamps)  # type: ignore[type-var]
+
+
+async def test_changed_since_leaves_out_what_changed_before(
+    crm: HubSpotCrm, estate: Estate
+) -> None:
+    moments = sorted(c.crm_view.updated_at for c in estate.customers)  # type: ignore[type-var]
+    middle = moments[len(moments) // 2]
+    later = [c async for c in crm.contacts_changed_since(middle)]
+    assert later
+    assert all(c.updated_at is not None and c.updated_at > middle for c in later)
+    assert len(later) == sum(1 for m in moments if m > middle)
+
+
+async def test_an_upserted_contact_shows_up_as_changed(crm: HubSpotCrm, estate: Estate) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    view = estate.customers[5].crm_view
+    await crm.upsert_contact(view.model_copy(update={"given_name": "Fenna"}))
+    changed = [c async for c in crm.contacts_changed_since(since)]
+    assert [c.given_name for c in changed] == ["Fenna"]
+
+
+async def test_a_note_lands_once_on_the_contacts_timeline(
+    crm: HubSpotCrm, hubspot: HubSpotEmulator, estate: Estate
+) -> None:
+    contact_id = estate.customers[0].crm_view.identities["hubspot"]
+    first = await crm.add_note(contact_id, "Returned <kettle>\nrefund 24.99", "return-R1")
+    again = await crm.add_note(contact_id, "Returned <kettle>\nrefund 24.99", "return-R1")
+    other = await crm.add_note(contact_id, "Second visit", "return-R2")
+    assert first == again != other
+    assert contacts_in(hubspot, "notes") == 2
+    note = hubspot.store.get("notes", int(first))
+    assert note is not None
+    assert note.properties["hs_note_body"] == "Returned &lt;kettle&gt;<br>refund 24.99"
+    assert hubspot.store.associations("notes", int(first)) == [("contacts", int(contact_id), 202)]
+
+
+async def test_a_case_opens_once_per_key_and_moves_through_its_stages(
+    crm: HubSpotCrm, hubspot: HubSpotEmulator, estate: Estate
+) -> None:
+    contact_id = estate.customers[0].crm_view.identities["hubspot"]
+    case = await crm.open_case(contact_id, "Broken kettle", "Lid snapped on day 2", "case-R1")
+    assert await crm.open_case(contact_id, "Broken kettle", "Lid snapped", "case-R1") == case
+    assert contacts_in(hubspot, "tickets") == 1
+    assert hubspot.store.associations("tickets", int(case)) == [("contacts", int(contact_id), 16)]
+    ticket = await crm.client.read("tickets", case, ("hs_pipeline", "hs_pipeline_stage"))
+    assert ticket is not None
+    assert ticket["properties"]["hs_pipeline"] == "0"
+    assert ticket["properties"]["hs_pipeline_stage"] == "1"
+
+    await crm.update_case(case, status="in_progress")
+    await crm.update_case(case, status="closed", text="Refunded in store")
+    await crm.update_case(case, status="closed", text="Refunded in store")
+    ticket = await crm.client.read("tickets", case, ("hs_pipeline_stage",))
+    assert ticket is not None
+    assert ticket["properties"]["hs_pipeline_stage"] == "4"
+    assert contacts_in(hubspot, "notes") == 1
+
+
+async def test_a_case_without_a_contact_and_concurrent_opens_make_one_ticket(
+    crm: HubSpotCrm, hubspot: HubSpotEmulator
+) -> None:
+    ids = await asyncio.gather(
+        crm.open_case(None, "Till receipt missing", "Shopper left no details", "case-R9"),
+        crm.open_case(None, "Till receipt missing", "Shopper left no details", "case-R9"),
+    )
+    assert ids[0] == ids[1]
+    assert contacts_in(hubspot, "tickets") == 1
+    assert hubspot.store.associations("tickets", int(ids[0])) == []
+
+
+async def test_an_unknown_case_status_is_refused_before_calling_hubspot(
+    crm: HubSpotCrm, hubspot: HubSpotEmulator
+) -> None:
+    served = hubspot.faults.requests_served
+    with pytest.raises(ValueError, match="'reopened' is not one of open, in_progress, closed"):
+        await crm.update_case("9000000001", status="reopened")
+    assert hubspot.faults.requests_served == served
+
+
+async def test_updating_a_missing_case_is_refused_as_object_not_found(crm: HubSpotCrm) -> None:
+    with pytest.raises(HubSpotRefused) as refused:
+        await crm.update_case("9000000999", status="closed")
+    assert refused.value.status == 404
+    assert refused.value.category == "OBJECT_NOT_FOUND"
+    assert refused.value.correlation_id
+    assert "OBJECT_NOT_FOUND: Object not found" in str(refused.value)
+
+
+async def test_a_case_for_a_contact_hubspot_lacks_is_refused(crm: HubSpotCrm) -> None:
+    with pytest.raises(HubSpotRefused) as refused:
+        await crm.open_case("424242", "Lost parcel", "No contact", "case-R3")
+    assert refused.value.status == 400
+    assert refused.value.category == "VALIDATION_ERROR"
+    assert "associations are invalid" in refused.value.hubspot_message
+
+
+async def test_an_unknown_property_is_refused_with_hubspots_validation_error(
+    crm: HubSpotCrm,
+) -> None:
+    with pytest.raises(HubSpotRefused) as refused:
+        await crm.client.create("contacts", {"properties": {"shoe_size": "44"}})
+    assert refused.value.status == 400
+    assert refused.value.category == "VALIDATION_ERROR"
+    assert "PROPERTY_DOESNT_EXIST" in refused.value.hubspot_message
+
+
+async def test_a_wrong_token_is_refused_as_invalid_authentication(connect: Connect) -> None:
+    crm = connect(token="pat-na1-not-ours")
+    with pytest.raises(HubSpotRefused) as refused:
+        await crm.find_contact("anyone@example.nl")
+    assert refused.value.status == 401
+    assert refused.value.category == "INVALID_AUTHENTICATION"
+
+
+async def test_reading_asks_for_the_mapped_properties(crm: HubSpotCrm, estate: Estate) -> None:
+    contact_id = estate.customers[0].crm_view.identities["hubspot"]
+    contact = await crm.client.read("contacts", contact_id, CONTACT_PROPERTIES)
+    assert contact is not None
+    assert set(CONTACT_PROPERTIES) <= set(contact["properties"])
+    assert await crm.client.read("contacts", "31337", CONTACT_PROPERTIES) is None
