@@ -85,7 +85,7 @@ def customer_event(customer: str) -> CloudEvent:
 
 
 class Recorder:
-    """A handler that records what it handled and can be told to fail for chosen events."""
+    """A handler that records what it handled (once committed) and can be told to fail."""
 
     def __init__(self, *, sleep: float = 0.0) -> None:
         self.handled: list[CloudEvent] = []
@@ -109,7 +109,7 @@ class Recorder:
                 raise ConnectionError(f"ERP unavailable for {event.id}")
         finally:
             self.in_flight -= 1
-        self.handled.append(event)
+        context.after_commit(lambda: self.handled.append(event))
 
     def ids(self) -> list[str]:
         return [e.id for e in self.handled]

@@ -159,39 +159,50 @@ async def measure_throughput(
     backend: str,
     events: int,
     publish_batch: int = 100,
+    publishers: int = 4,
     rate: float | None = None,
     timeout: float | None = None,
 ) -> dict[str, Any]:
     """Publish `events` orders (paced to `rate`/s if given) and measure delivery to 3 subscriptions.
 
-    `bus` must be open and empty. Returns one JSON-ready dict of figures.
+    `publishers` tasks publish concurrently, as a hub's API handlers and connectors do, each
+    batch of `publish_batch` events in one call. `bus` must be open and empty. Returns one
+    JSON-ready dict of figures.
     """
     batch = order_events(events)
     tally = _Tally(subscriptions=3, expected=events)
     for name, handler in _light_handlers(tally).items():
         await bus.subscribe(name, ["retail.order.*"], handler)
     payload_bytes = statistics.fmean(len(e.to_json()) for e in batch[:100]) if batch else 0.0
+    starts = iter(range(0, events, publish_batch))
+    cpu_begin, loop_cpu_begin = time.process_time(), time.thread_time()
     begin = time.perf_counter()
-    for index in range(0, events, publish_batch):
-        chunk = batch[index : index + publish_batch]
-        if rate:
-            delay = begin + index / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        now = time.perf_counter()
-        for event in chunk:
-            tally.started[event.id] = now
-        await bus.publish(chunk)
+
+    async def publisher() -> None:
+        for index in starts:
+            chunk = batch[index : index + publish_batch]
+            if rate:
+                delay = begin + index / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            now = time.perf_counter()
+            for event in chunk:
+                tally.started[event.id] = now
+            await bus.publish(chunk)
+
+    await asyncio.gather(*(publisher() for _ in range(max(1, publishers))))
     published = time.perf_counter()
     limit = timeout if timeout is not None else max(60.0, events / 500)
     await asyncio.wait_for(tally.finished.wait(), limit)
     delivered = time.perf_counter()
+    cpu, loop_cpu = time.process_time() - cpu_begin, time.thread_time() - loop_cpu_begin
     latencies = sorted(tally.latencies)
     return {
         "backend": backend,
         "events": events,
         "subscriptions": 3,
         "publish_batch": publish_batch,
+        "publishers": publishers,
         "rate_target": rate,
         "event_bytes": round(payload_bytes),
         "published_per_s": round(events / (published - begin)),
@@ -200,6 +211,8 @@ async def measure_throughput(
         "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
         "max_ms": round(latencies[-1] * 1000, 2) if latencies else 0.0,
         "elapsed_s": round(delivered - begin, 3),
+        "cpu_us_per_event": round(cpu / events * 1e6, 1),
+        "loop_cpu_us_per_event": round(loop_cpu / events * 1e6, 1),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }

@@ -110,6 +110,7 @@ class _BatchUnit:
         self.begun = False
         self.slot = asyncio.Lock()
         self.published: list[tuple[list[int], list[EncodedEvent]]] = []
+        self.after_commit: list[Callable[[], None]] = []
 
     async def begin(self) -> None:
         """Take the process's write lock and open the transaction, once."""
@@ -148,6 +149,12 @@ class _BatchUnit:
             await self.bus._writer.run(_rollback_if_open)
         finally:
             self.bus._write_lock.release()
+
+
+def _insert_groups(connection: Any, groups: list[list[EncodedEvent]]) -> list[list[int]]:
+    """Append each group of events in turn inside the open transaction."""
+    recorded_at = time.time()
+    return [store.insert_events(connection, group, recorded_at) for group in groups]
 
 
 def _rollback_if_open(connection: Any) -> None:
@@ -237,6 +244,8 @@ class SqliteBus(EventBus):
         self._write_lock = asyncio.Lock()
         self._subscriptions: dict[str, _Subscription] = {}
         self._recent: dict[int, CloudEvent] = {}
+        self._waiting_publishes: list[tuple[list[EncodedEvent], asyncio.Future[list[int]]]] = []
+        self._committer: asyncio.Task[None] | None = None
         self._opened = False
 
     async def open(self) -> None:
@@ -253,6 +262,8 @@ class SqliteBus(EventBus):
         """Let workers finish their batch (briefly), then close the connections."""
         for name in list(self._subscriptions):
             await self.unsubscribe(name)
+        if self._committer is not None:
+            await self._committer
         if self._opened:
             self._opened = False
             await self._reader.close()
@@ -288,13 +299,45 @@ class SqliteBus(EventBus):
                 raise BusError("the transaction belongs to another bus")
             return await transaction.insert(encoded)
         self._refuse_inside_handler("publish")
-        recorded_at = time.time()
-        work = store.in_transaction(
-            partial(store.insert_events, events=encoded, recorded_at=recorded_at), write=True
-        )
+        recorded: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self._waiting_publishes.append((encoded, recorded))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_publishes())
+        return await asyncio.shield(recorded)
+
+    async def _commit_publishes(self) -> None:
+        """Group commit: write every batch waiting to be published in one transaction.
+
+        Each batch stays atomic and in order; concurrent publishers share one commit (and one
+        trip to the writer thread) instead of queueing for one each. If the shared transaction
+        fails, each batch is retried alone so one publisher's failure is not another's.
+        """
+        while self._waiting_publishes:
+            waiting, self._waiting_publishes = self._waiting_publishes, []
+            try:
+                positions = await self._insert_groups([encoded for encoded, _ in waiting])
+            except Exception as error:
+                if len(waiting) == 1:
+                    waiting[0][1].set_exception(error)
+                    continue
+                for encoded, recorded in waiting:
+                    try:
+                        (alone,) = await self._insert_groups([encoded])
+                    except Exception as solo_error:
+                        recorded.set_exception(solo_error)
+                    else:
+                        recorded.set_result(alone)
+                continue
+            for (_, recorded), group_positions in zip(waiting, positions, strict=True):
+                recorded.set_result(group_positions)
+
+    async def _insert_groups(self, groups: list[list[EncodedEvent]]) -> list[list[int]]:
+        """Append several publish batches in one write transaction, then announce them."""
         async with self._write_lock:
-            positions = await self._writer.run(work)
-        self._published([(positions, encoded)])
+            positions: list[list[int]] = await self._writer.run(
+                store.in_transaction(partial(_insert_groups, groups=groups), write=True)
+            )
+        self._published(zip(positions, groups, strict=True))
         return positions
 
     def _refuse_inside_handler(self, action: str) -> None:
@@ -635,9 +678,8 @@ class _Worker:
             await unit.abort()
             raise
         self.bus._published(unit.published)
-        for delivery in deliveries:
-            for callback in delivery.callbacks:
-                callback()
+        for callback in unit.after_commit:
+            callback()
         return True
 
     async def _attempt(self, unit: _BatchUnit, delivery: Delivery) -> bool:
@@ -666,4 +708,5 @@ class _Worker:
             _handling.reset(token)
         await transaction.end(handled=True)
         delivery.outcome = Outcome.HANDLED
+        unit.after_commit.extend(delivery.callbacks)
         return True

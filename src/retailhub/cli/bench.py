@@ -37,7 +37,9 @@ def fresh_bus(backend: Backend, workdir: Path) -> EventBus:
     return build_bus(load_settings(), backend=chosen)
 
 
-async def _measure(backend: Backend, events: int, publish_batch: int, rate: float | None) -> Any:
+async def _measure(
+    backend: Backend, events: int, publish_batch: int, publishers: int, rate: float | None
+) -> Any:
     """Run one measurement on a fresh bus and return its figures."""
     with tempfile.TemporaryDirectory(prefix="retailhub-bench-") as workdir:
         async with fresh_bus(backend, Path(workdir)) as bus:
@@ -46,6 +48,7 @@ async def _measure(backend: Backend, events: int, publish_batch: int, rate: floa
                 backend=backend.value,
                 events=events,
                 publish_batch=publish_batch,
+                publishers=publishers,
                 rate=rate,
             )
 
@@ -57,6 +60,9 @@ def throughput(
     publish_batch: int = typer.Option(
         100, "--publish-batch", min=1, help="Events per publish transaction."
     ),
+    publishers: int = typer.Option(
+        4, "--publishers", min=1, help="Concurrent publishing tasks (API handlers, connectors)."
+    ),
     rate: float | None = typer.Option(
         None, "--rate", min=1, help="Pace publishing to this many events/s (default: flat out)."
     ),
@@ -66,10 +72,10 @@ def throughput(
     console = Console(stderr=True)
     try:
         if as_json:
-            figures = asyncio.run(_measure(backend, events, publish_batch, rate))
+            figures = asyncio.run(_measure(backend, events, publish_batch, publishers, rate))
         else:
             with console.status(f"publishing {events:,} order events to {backend.value}..."):
-                figures = asyncio.run(_measure(backend, events, publish_batch, rate))
+                figures = asyncio.run(_measure(backend, events, publish_batch, publishers, rate))
     except ConfigError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
