@@ -26,6 +26,7 @@ from retailhub.canonical.base import Channel
 from retailhub.canonical.money import Money, sum_money
 from retailhub.canonical.order import TaxLine
 from retailhub.canonical.returns import Return, ReturnLine, ReturnStatus
+from retailhub.connectors.errors import MappingError
 from retailhub.connectors.shopify import ids
 from retailhub.connectors.shopify.orders import order_channel
 from retailhub.connectors.shopify.payload import SYSTEM, Reader
@@ -100,6 +101,52 @@ def refund_to_canonical(
         status=ReturnStatus.REFUNDED if tenders else ReturnStatus.RECEIVED,
         created_at=doc.timestamp("processed_at" if doc.has("processed_at") else "created_at"),
     )
+
+
+def refund_from_canonical(
+    document: Return,
+    note: str,
+    *,
+    parent_transaction: Mapping[str, Any] | None = None,
+    location_id: int | None = None,
+) -> dict[str, Any]:
+    """The refund resource to send in `{"refund": ...}` for a canonical return of a Shopify order.
+
+    Lines name the order's line items by their Shopify ids (`original_line_id`); restocked
+    lines go back to `location_id` when given. Money goes back through the sale's gateway as a
+    refund of `parent_transaction` (the order's successful sale or capture); without one the
+    refund records goods only. `note` carries the hub's idempotency key, so a repeat can find
+    the refund already made.
+    """
+
+    def refuse(path: str, reason: str) -> MappingError:
+        return MappingError("return", document.return_id, path, reason)
+
+    lines = []
+    for i, line in enumerate(document.lines):
+        if line.original_line_id is None or not line.original_line_id.isdigit():
+            raise refuse(f"$.lines[{i}].original_line_id", "is not a Shopify line item id")
+        if line.quantity != line.quantity.to_integral_value():
+            raise refuse(f"$.lines[{i}].quantity", "Shopify refunds whole units")
+        body: dict[str, Any] = {
+            "line_item_id": int(line.original_line_id),
+            "quantity": int(line.quantity),
+            "restock_type": "return" if line.restock else "no_restock",
+        }
+        if line.restock and location_id is not None:
+            body["location_id"] = location_id
+        lines.append(body)
+    refund: dict[str, Any] = {"note": note, "notify": False, "refund_line_items": lines}
+    if parent_transaction is not None and not document.refund_total.is_zero():
+        refund["transactions"] = [
+            {
+                "parent_id": parent_transaction["id"],
+                "amount": format(document.refund_total.amount, "f"),
+                "kind": "refund",
+                "gateway": parent_transaction.get("gateway"),
+            }
+        ]
+    return refund
 
 
 def _currency(doc: Reader, sold: Reader | None) -> str:

@@ -14,6 +14,9 @@ import hmac
 
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"
+WEBHOOK_ID_HEADER = "X-Shopify-Webhook-Id"
+SHOP_DOMAIN_HEADER = "X-Shopify-Shop-Domain"
+API_VERSION_HEADER = "X-Shopify-API-Version"
 
 ORDERS_CREATE = "orders/create"
 ORDERS_UPDATED = "orders/updated"
@@ -35,6 +38,16 @@ RESOURCE_BY_TOPIC = {
 """The Shopify resource each subscribed topic delivers, as `shopify_documents` names it."""
 
 
+def sign_shopify_webhook(raw_body: bytes, secret: str) -> str:
+    """The `X-Shopify-Hmac-Sha256` value Shopify sends with `raw_body`: what the sandbox signs
+    its deliveries with, and what `verify_shopify_webhook` recomputes."""
+    return base64.b64encode(_digest(raw_body, secret)).decode()
+
+
+def _digest(raw_body: bytes, secret: str) -> bytes:
+    return hmac.new(secret.encode(), raw_body, hashlib.sha256).digest()
+
+
 def verify_shopify_webhook(raw_body: bytes, header_hmac: str | None, secret: str) -> bool:
     """True only when the header is the base64 HMAC-SHA256 of the raw body under `secret`.
 
@@ -47,5 +60,4 @@ def verify_shopify_webhook(raw_body: bytes, header_hmac: str | None, secret: str
         claimed = base64.b64decode(header_hmac.strip(), validate=True)
     except (binascii.Error, ValueError):
         return False
-    expected = hmac.new(secret.encode(), raw_body, hashlib.sha256).digest()
-    return hmac.compare_digest(expected, claimed)
+    return hmac.compare_digest(_digest(raw_body, secret), claimed)
