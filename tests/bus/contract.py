@@ -210,6 +210,18 @@ class BusContract(ABC):
         assert [e.type for e in orders.handled] == ["retail.order.created.v1"]
         assert [e.type for e in customers.handled] == ["retail.customer.updated.v1"]
 
+    async def test_new_subscription_starts_at_the_end_unless_told(self, bus: EventBus) -> None:
+        earlier = await bus.publish([order_event("o-1"), order_event("o-2")])
+        from_end, from_start = Recorder(), Recorder()
+        await bus.subscribe("from-end", ["*"], from_end)
+        await bus.subscribe("from-start", ["*"], from_start, from_position=earlier[0] - 1)
+        later = order_event("o-3")
+        await bus.publish_one(later)
+        await eventually(from_end.has(1), "the late subscription sees the new event")
+        await eventually(from_start.has(3), "the early one sees all three")
+        await eventually(self._idle(bus, "from-end"), "from-end is caught up")
+        assert from_end.ids() == [later.id]
+
     async def test_bad_type_pattern_is_refused(self, bus: EventBus) -> None:
         with pytest.raises(BusError):
             await bus.subscribe("broken", ["retail.order.[a-z]"], Recorder())
@@ -282,6 +294,21 @@ class BusContract(ABC):
         assert times == sorted(times)
         assert recorder.attempts[event.id] == FAST_RETRY.max_attempts
         assert recorder.handled == []
+
+    async def test_retry_one_dead_letter_by_position(self, bus: EventBus) -> None:
+        recorder = Recorder()
+        await bus.subscribe("erp", ["*"], recorder, retry=FAST_RETRY)
+        stuck = [order_event("o-1"), order_event("o-2")]
+        recorder.failing.update(e.id for e in stuck)
+        positions = await bus.publish(stuck)
+        await eventually(self._dead_count(bus, "erp", 2), "both are dead")
+        recorder.failing.clear()
+        moved = await bus.retry(Selection(subscription="erp", position=positions[1]))
+        assert [m.event.id for m in moved.events] == [stuck[1].id]
+        await eventually(recorder.has(1), "the retried one is handled")
+        assert recorder.ids() == [stuck[1].id]
+        letter = await bus.dead_letter("erp", positions[0])
+        assert letter.event == stuck[0]
 
     async def test_dead_letters_list_filters_by_subscription_type_and_key(
         self, bus: EventBus
