@@ -66,43 +66,52 @@ async def _json_body(request: web.Request) -> Any:
         raise Refusal(400, "The body is not valid JSON.") from None
 
 
+def _without_nulls(document: dict[str, Any]) -> dict[str, Any]:
+    """The platform's serializer leaves out fields that hold nothing."""
+    return {key: value for key, value in document.items() if value is not None}
+
+
 def _member(row: Any, levels: dict[str, str]) -> dict[str, Any]:
     """A member as the platform returns one, with its point counters."""
-    return {
-        "memberId": row["member_id"],
-        "active": bool(row["active"]),
-        "firstName": row["first_name"],
-        "lastName": row["last_name"],
-        "email": row["email"],
-        "phone": row["phone"],
-        "loyaltyCardNumber": row["card"],
-        "levelId": row["level_id"],
-        "currentLevel": {"levelId": row["level_id"], "name": levels.get(row["level_id"])},
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-        "activePoints": row["active_points"],
-        "lockedPoints": row["locked_points"],
-        "blockedPoints": row["blocked_points"],
-        "earnedPoints": row["earned_points"],
-        "spentPoints": row["spent_points"],
-    }
+    return _without_nulls(
+        {
+            "memberId": row["member_id"],
+            "active": bool(row["active"]),
+            "firstName": row["first_name"],
+            "lastName": row["last_name"],
+            "email": row["email"],
+            "phone": row["phone"],
+            "loyaltyCardNumber": row["card"],
+            "levelId": row["level_id"],
+            "currentLevel": {"levelId": row["level_id"], "name": levels.get(row["level_id"])},
+            "createdAt": row["created_at"],
+            "updatedAt": row["updated_at"],
+            "activePoints": row["active_points"],
+            "lockedPoints": row["locked_points"],
+            "blockedPoints": row["blocked_points"],
+            "earnedPoints": row["earned_points"],
+            "spentPoints": row["spent_points"],
+        }
+    )
 
 
 def _transfer(row: Any) -> dict[str, Any]:
     """A points transfer as the platform lists it."""
-    return {
-        "transferId": row["transfer_id"],
-        "memberId": row["member_id"],
-        "type": row["type"],
-        "state": row["state"],
-        "value": row["value"],
-        "comment": row["comment"],
-        "transactionId": row["transaction_id"],
-        "transactionDocumentNumber": row["document_number"],
-        "earningRuleId": row["earning_rule_id"],
-        "createdAt": row["created_at"],
-        "cancelled": row["state"] == "canceled",
-    }
+    return _without_nulls(
+        {
+            "transferId": row["transfer_id"],
+            "memberId": row["member_id"],
+            "type": row["type"],
+            "state": row["state"],
+            "value": row["value"],
+            "comment": row["comment"],
+            "transactionId": row["transaction_id"],
+            "transactionDocumentNumber": row["document_number"],
+            "earningRuleId": row["earning_rule_id"],
+            "createdAt": row["created_at"],
+            "cancelled": row["state"] == "canceled",
+        }
+    )
 
 
 def _transaction(row: Any) -> dict[str, Any]:

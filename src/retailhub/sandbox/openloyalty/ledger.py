@@ -125,15 +125,24 @@ def _text(source: Mapping[str, Any], name: str, path: str) -> str:
     return value
 
 
+def _sku_code(item: Mapping[str, Any], at: str) -> str:
+    if not isinstance(item.get("sku"), dict):
+        raise Refusal(400, "This value should not be blank.", f"{at}.sku")
+    return _text(item["sku"], "code", f"{at}.sku")
+
+
 def _lines(items: Any) -> list[SaleLine]:
     if not isinstance(items, list) or not items:
         raise Refusal(400, "This collection should contain 1 element or more.", "transaction.items")
     lines = []
     for i, item in enumerate(items):
         at = f"transaction.items[{i}]"
-        if not isinstance(item, dict) or not isinstance(item.get("sku"), dict):
-            raise Refusal(400, "This value should not be blank.", f"{at}.sku")
-        sku = _text(item["sku"], "code", f"{at}.sku")
+        if not isinstance(item, dict):
+            raise Refusal(400, "This value should be an item.", at)
+        # `{"sku": {"code": ...}}` as the API reference writes it; the getting-started guide
+        # sends the bare code, and the platform takes both.
+        bare = item.get("sku")
+        sku = bare if isinstance(bare, str) and bare else _sku_code(item, at)
         _text(item, "name", at)
         quantity = _decimal(item.get("quantity"), f"{at}.quantity")
         gross = _decimal(item.get("grossValue"), f"{at}.grossValue")
