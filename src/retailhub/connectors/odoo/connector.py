@@ -1,0 +1,505 @@
+"""The ERP port on Odoo: item master, prices, pricing controls, stock, sale orders, credit notes
+and postings, through the JSON-2 API (see `client.py` for the document followed, and the
+mapping modules for the decisions on each document).
+
+Idempotency, as Odoo takes no idempotency key:
+- a sale order carries the key in `client_order_ref`, a credit note in `ref`; each is looked up
+  by it before it is created, and a repeat finishes what a first attempt left half-done
+  (confirms a quotation, posts a draft credit note) and answers the first document;
+- a stock adjustment is an inventory adjustment applied with the key as the stock move's name
+  (`inventory_name` in the context); a key that already names a stock move is not applied
+  again. The adjustment reads the quant and sets the counted quantity to on hand + delta:
+  Odoo's JSON-2 calls are separate transactions, so a sale booked between the read and the
+  apply is overwritten; the window is one round trip.
+Stores are warehouses whose `code` is the store code; customers are partners whose `ref` is
+the golden customer id (a walk-in partner for anonymous sales).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from retailhub.canonical.base import Channel
+from retailhub.canonical.identifiers import is_valid_gtin, normalise_gtin
+from retailhub.canonical.inventory import InventoryLevel
+from retailhub.canonical.order import Order, OrderStatus
+from retailhub.canonical.price import Price
+from retailhub.canonical.product import Product
+from retailhub.canonical.returns import Return
+from retailhub.connectors.errors import MappingError
+from retailhub.connectors.odoo.catalogue import (
+    PRICE_FIELDS,
+    PRODUCT_FIELDS,
+    RULE_FIELDS,
+    price_to_canonical,
+    pricing_control,
+    product_to_canonical,
+)
+from retailhub.connectors.odoo.client import OdooClient, Record
+from retailhub.connectors.odoo.fields import OdooRecord, decimal_text, odoo_datetime
+from retailhub.connectors.odoo.sales import (
+    CREDIT_NOTE_FIELDS,
+    SALE_ORDER_FIELDS,
+    Products,
+    credit_note_posting,
+    credit_note_values,
+    sale_order_posting,
+    sale_order_values,
+)
+from retailhub.connectors.odoo.stock import QUANT_FIELDS, quants_to_levels
+from retailhub.connectors.ports import ErpPort, Posting, PricingControl
+from retailhub.resilience import ResiliencePolicy, Resilient
+
+_log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class OdooCredentials:
+    """An API key of the integration's bot user, and the database when the server hosts
+    several. The key never appears in a repr or a log."""
+
+    api_key: str = field(repr=False)
+    database: str | None = None
+
+
+@dataclass(frozen=True)
+class OdooSettings:
+    """How this Odoo database is set up for retail; every choice is configurable."""
+
+    timezone: str = "Europe/Amsterdam"
+    """The stores' time zone: business days are local dates."""
+    pricelists: Mapping[Channel, str] = field(
+        default_factory=lambda: {Channel.STORE: "Stores", Channel.WEB: "Web shop"}
+    )
+    """The pricelist holding each channel's sale prices, by name."""
+    price_floor_field: str | None = "x_price_floor"
+    """The custom field holding a variant's price floor; None when the database has none."""
+    shipping_sku: str | None = "SHIPPING"
+    """The internal reference of the service product shipping is charged with."""
+    walk_in_ref: str = "RETAILHUB-WALK-IN"
+    """The partner `ref` anonymous sales and returns are booked to."""
+    default_location: str = "WEB"
+    """The store code of an order that names none (web orders)."""
+    root_category: str = "All"
+    page_size: int = 200
+
+
+@dataclass(frozen=True)
+class _Store:
+    code: str
+    warehouse_id: int
+    stock_location_id: int
+
+
+class OdooConnector(ErpPort):
+    """Odoo as the hub's ERP."""
+
+    name = "odoo"
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: OdooCredentials,
+        policy: ResiliencePolicy,
+        *,
+        settings: OdooSettings | None = None,
+        clock: Callable[[], datetime] | None = None,
+        resilient: Resilient | None = None,
+    ) -> None:
+        self.settings = settings or OdooSettings()
+        self.resilient = resilient or Resilient(self.name, policy)
+        self.client = OdooClient(
+            base_url, credentials.api_key, self.resilient, database=credentials.database
+        )
+        self._zone = ZoneInfo(self.settings.timezone)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._stores: dict[str, _Store] | None = None
+        self._store_locations: dict[int, str] = {}
+        self._located: set[str] = set()
+        self._sku_by_product: dict[int, str] = {}
+        self._partners: dict[str, int] = {}
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    # sales and returns
+
+    async def post_sale_order(self, order: Order, key: str) -> Posting:
+        found = await self._sale_order(key)
+        if found is None:
+            store = await self._store(order.location or self.settings.default_location)
+            values = sale_order_values(
+                order,
+                key,
+                partner_id=await self._partner(order.customer_id, order.email),
+                warehouse_id=store.warehouse_id,
+                products=await self._products_for([(line.sku, line.gtin) for line in order.lines]),
+                shipping_product_id=await self._shipping_product(),
+            )
+            found = await self._read("sale.order", await self.client.create("sale.order", values))
+        if order.status is OrderStatus.COMPLETED and found.get("state") in ("draft", "sent"):
+            await self.client.act("sale.order", "action_confirm", [found["id"]])
+            found = await self._read("sale.order", found["id"])
+        return sale_order_posting(found, await self._store_by_warehouse(), self._zone)
+
+    async def find_posting(self, key: str) -> Posting | None:
+        order = await self._sale_order(key)
+        if order is not None:
+            return sale_order_posting(order, await self._store_by_warehouse(), self._zone)
+        note = await self._credit_note(key)
+        return None if note is None else credit_note_posting(note)
+
+    async def post_credit_note(self, document: Return, key: str) -> Posting:
+        found = await self._credit_note(key)
+        if found is None:
+            values = credit_note_values(
+                document,
+                key,
+                partner_id=await self._partner(document.customer_id, None),
+                products=await self._products_for(
+                    [(line.sku, line.gtin) for line in document.lines]
+                ),
+                store=document.received_location or document.initiated_location,
+                business_day=document.created_at.astimezone(self._zone).date(),
+            )
+            move_id = await self.client.create("account.move", values)
+            found = await self._read("account.move", move_id)
+        if found.get("state") == "draft":
+            await self.client.act("account.move", "action_post", [found["id"]])
+            found = await self._read("account.move", found["id"])
+        return credit_note_posting(found)
+
+    async def void_credit_note(self, key: str) -> None:
+        found = await self._credit_note(key)
+        if found is None or found.get("state") == "cancel":
+            return
+        await self.client.act("account.move", "button_cancel", [found["id"]])
+
+    async def postings(self, business_day: date, location: str | None = None) -> list[Posting]:
+        start = datetime.combine(business_day, time(0), self._zone)
+        end = datetime.combine(business_day + timedelta(days=1), time(0), self._zone)
+        orders: list[Any] = [
+            ("date_order", ">=", odoo_datetime(start)),
+            ("date_order", "<", odoo_datetime(end)),
+            ("client_order_ref", "!=", False),
+        ]
+        notes: list[Any] = [
+            ("move_type", "=", "out_refund"),
+            ("invoice_date", "=", business_day.isoformat()),
+            ("ref", "!=", False),
+        ]
+        if location is not None:
+            orders.append(("warehouse_id", "=", (await self._store(location)).warehouse_id))
+            notes.append(("invoice_origin", "=", location))
+        stores = await self._store_by_warehouse()
+        found = [
+            sale_order_posting(record, stores, self._zone)
+            async for record in self._all("sale.order", orders, SALE_ORDER_FIELDS)
+        ]
+        found += [
+            credit_note_posting(record)
+            async for record in self._all("account.move", notes, CREDIT_NOTE_FIELDS)
+        ]
+        return found
+
+    # stock
+
+    async def adjust_stock(self, sku: str, location: str, delta: Decimal, key: str) -> None:
+        if delta == 0:
+            return
+        done = await self.client.search_read(
+            "stock.move", [("reference", "=", key)], ["id"], limit=1
+        )
+        if done:
+            return
+        store = await self._store(location)
+        products = await self._products_for([(sku, None)])
+        product = products.id_for(sku, None, "inventory", f"{sku}@{location}", "$.sku")
+        quants = await self.client.search_read(
+            "stock.quant",
+            [("product_id", "=", product), ("location_id", "=", store.stock_location_id)],
+            ["quantity"],
+            limit=1,
+        )
+        counting = {"inventory_mode": True}
+        if quants:
+            quant_id = quants[0]["id"]
+            on_hand = OdooRecord("stock.quant", quants[0]).decimal("quantity")
+            counted = {"inventory_quantity": decimal_text(on_hand + delta)}
+            await self.client.write("stock.quant", [quant_id], counted, context=counting)
+        else:
+            quant_id = await self.client.create(
+                "stock.quant",
+                {
+                    "product_id": product,
+                    "location_id": store.stock_location_id,
+                    "inventory_quantity": decimal_text(delta),
+                },
+                context=counting,
+            )
+        await self.client.act(
+            "stock.quant",
+            "action_apply_inventory",
+            [quant_id],
+            context={**counting, "inventory_name": key},
+        )
+
+    async def stock_levels(self, location: str | None = None) -> list[InventoryLevel]:
+        stores = await self._all_stores()
+        codes = [location] if location is not None else list(stores)
+        roots = [(await self._store(code)).stock_location_id for code in codes]
+        store_by_location = await self._locations_of(codes)
+        quants = [
+            record
+            async for record in self._all(
+                "stock.quant", [("location_id", "child_of", roots)], QUANT_FIELDS
+            )
+        ]
+        products = {OdooRecord("stock.quant", q).required_many2one("product_id")[0] for q in quants}
+        return quants_to_levels(quants, await self._skus_of(products), store_by_location)
+
+    # item master and prices
+
+    async def products(self, changed_since: datetime | None = None) -> AsyncIterator[Product]:
+        vat_rates = await self._vat_rates()
+        domain: list[Any] = [("type", "!=", "service")]
+        order = "id asc"
+        if changed_since is not None:
+            # Odoo keeps whole seconds: `>=` re-reads that second rather than miss a change.
+            domain.append(("write_date", ">=", odoo_datetime(changed_since)))
+            order = "write_date asc, id asc"
+        async for record in self._all(
+            "product.product", domain, PRODUCT_FIELDS, order=order, context={"active_test": False}
+        ):
+            if not record.get("default_code"):
+                _log.warning("odoo product left out: no internal reference", product=record["id"])
+                continue
+            yield product_to_canonical(record, vat_rates, self.settings.root_category)
+
+    async def prices(self, skus: Sequence[str] | None = None) -> list[Price]:
+        domain: list[Any] = [("type", "!=", "service"), ("default_code", "!=", False)]
+        if skus is not None:
+            domain.append(("default_code", "in", list(skus)))
+        variants = [record async for record in self._all("product.product", domain, PRICE_FIELDS)]
+        pricelists = await self._pricelists()
+        rules = await self._rules_in_force(pricelists, {v["id"] for v in variants}, skus)
+        return [
+            price_to_canonical(variant, channel, rules.get((pricelist, variant["id"])))
+            for variant in variants
+            for channel, pricelist in pricelists.items()
+        ]
+
+    async def pricing_controls(self, skus: Sequence[str]) -> list[PricingControl]:
+        if not skus:
+            return []
+        fields = ["default_code", "standard_price", "list_price", "currency_id"]
+        if self.settings.price_floor_field:
+            fields.append(self.settings.price_floor_field)
+        records = [
+            record
+            async for record in self._all(
+                "product.product",
+                [("default_code", "in", list(skus))],
+                fields,
+                context={"active_test": False},
+            )
+        ]
+        return [pricing_control(record, self.settings.price_floor_field) for record in records]
+
+    # lookups
+
+    async def _all(
+        self,
+        model: str,
+        domain: list[Any],
+        fields: Sequence[str],
+        *,
+        order: str = "id asc",
+        context: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[Record]:
+        async for page in self.client.search_read_all(
+            model, domain, fields, order=order, page_size=self.settings.page_size, context=context
+        ):
+            for record in page:
+                yield record
+
+    async def _read(self, model: str, record_id: int) -> Record:
+        fields = SALE_ORDER_FIELDS if model == "sale.order" else CREDIT_NOTE_FIELDS
+        found = await self.client.search_read(model, [("id", "=", record_id)], fields, limit=1)
+        if not found:
+            raise MappingError(model, str(record_id), "$", "the record just written is not found")
+        return found[0]
+
+    async def _sale_order(self, key: str) -> Record | None:
+        found = await self.client.search_read(
+            "sale.order", [("client_order_ref", "=", key)], SALE_ORDER_FIELDS, limit=1
+        )
+        return found[0] if found else None
+
+    async def _credit_note(self, key: str) -> Record | None:
+        found = await self.client.search_read(
+            "account.move",
+            [("move_type", "=", "out_refund"), ("ref", "=", key)],
+            CREDIT_NOTE_FIELDS,
+            limit=1,
+        )
+        return found[0] if found else None
+
+    async def _all_stores(self) -> dict[str, _Store]:
+        if self._stores is None:
+            stores = {}
+            async for record in self._all("stock.warehouse", [], ["code", "lot_stock_id"]):
+                warehouse = OdooRecord("stock.warehouse", record)
+                code = warehouse.required_text("code")
+                location = warehouse.required_many2one("lot_stock_id")[0]
+                stores[code] = _Store(code, warehouse.id, location)
+            self._stores = stores
+        return self._stores
+
+    async def _store(self, code: str) -> _Store:
+        store = (await self._all_stores()).get(code)
+        if store is None:
+            raise MappingError(
+                "location", code, "$.location", f"no Odoo warehouse has the code {code!r}"
+            )
+        return store
+
+    async def _store_by_warehouse(self) -> dict[int, str]:
+        return {store.warehouse_id: code for code, store in (await self._all_stores()).items()}
+
+    async def _locations_of(self, codes: Sequence[str]) -> dict[int, str]:
+        """The store of every location in or below the stock location of each store in `codes`."""
+        for code in codes:
+            if code in self._located:
+                continue
+            root = (await self._store(code)).stock_location_id
+            async for record in self._all("stock.location", [("id", "child_of", root)], ["id"]):
+                self._store_locations[record["id"]] = code
+            self._located.add(code)
+        return self._store_locations
+
+    async def _skus_of(self, product_ids: set[int]) -> dict[int, str]:
+        missing = sorted(product_ids - set(self._sku_by_product))
+        for start in range(0, len(missing), self.settings.page_size):
+            chunk = missing[start : start + self.settings.page_size]
+            for record in await self.client.search_read(
+                "product.product",
+                [("id", "in", chunk)],
+                ["default_code"],
+                context={"active_test": False},
+            ):
+                if record.get("default_code"):
+                    self._sku_by_product[record["id"]] = record["default_code"]
+        return self._sku_by_product
+
+    async def _products_for(self, items: Sequence[tuple[str | None, str | None]]) -> Products:
+        """The variants the lines name, by SKU and by GTIN (archived ones included)."""
+        skus = sorted({sku for sku, _ in items if sku})
+        barcodes = sorted({code for _, gtin in items if gtin for code in _barcode_forms(gtin)})
+        terms: list[Any] = []
+        if skus:
+            terms.append(("default_code", "in", skus))
+        if barcodes:
+            terms.append(("barcode", "in", barcodes))
+        if not terms:
+            return Products({}, {})
+        domain: list[Any] = ["|", *terms] if len(terms) == 2 else terms
+        by_sku: dict[str, int] = {}
+        by_gtin: dict[str, int] = {}
+        async for record in self._all(
+            "product.product", domain, ["default_code", "barcode"], context={"active_test": False}
+        ):
+            if record.get("default_code"):
+                by_sku[record["default_code"]] = record["id"]
+            barcode = record.get("barcode")
+            if isinstance(barcode, str) and is_valid_gtin(barcode):
+                by_gtin[normalise_gtin(barcode)] = record["id"]
+        return Products(by_sku, by_gtin)
+
+    async def _shipping_product(self) -> int | None:
+        sku = self.settings.shipping_sku
+        if sku is None:
+            return None
+        return (await self._products_for([(sku, None)])).by_sku.get(sku)
+
+    async def _partner(self, customer_id: str | None, email: str | None) -> int:
+        """The partner whose `ref` is the customer id (the walk-in partner when anonymous),
+        created on first use."""
+        ref = customer_id or self.settings.walk_in_ref
+        if ref not in self._partners:
+            found = await self.client.search_read(
+                "res.partner", [("ref", "=", ref)], ["id"], limit=1, context={"active_test": False}
+            )
+            if found:
+                self._partners[ref] = found[0]["id"]
+            else:
+                name = email or customer_id or "Walk-in customer"
+                self._partners[ref] = await self.client.create(
+                    "res.partner", {"name": name, "ref": ref, "email": email or False}
+                )
+        return self._partners[ref]
+
+    async def _vat_rates(self) -> dict[int, Decimal]:
+        rates = {}
+        async for record in self._all("account.tax", [("type_tax_use", "=", "sale")], ["amount"]):
+            rates[record["id"]] = OdooRecord("account.tax", record).decimal("amount")
+        return rates
+
+    async def _pricelists(self) -> dict[Channel, int]:
+        names = dict(self.settings.pricelists)
+        found = {
+            record["name"]: record["id"]
+            async for record in self._all(
+                "product.pricelist", [("name", "in", list(names.values()))], ["name"]
+            )
+        }
+        missing = [name for name in names.values() if name not in found]
+        if missing:
+            raise MappingError(
+                "product.pricelist", None, "$.name", f"no pricelist is called {missing[0]!r}"
+            )
+        return {channel: found[name] for channel, name in names.items()}
+
+    async def _rules_in_force(
+        self,
+        pricelists: Mapping[Channel, int],
+        variant_ids: set[int],
+        skus: Sequence[str] | None,
+    ) -> dict[tuple[int, int], Record]:
+        """The fixed-price rule in force now per (pricelist, variant): the latest started one,
+        the newest on a tie, as the pricing team's last decision."""
+        domain: list[Any] = [
+            ("pricelist_id", "in", list(pricelists.values())),
+            ("applied_on", "=", "0_product_variant"),
+            ("compute_price", "=", "fixed"),
+        ]
+        if skus is not None:
+            domain.append(("product_id", "in", sorted(variant_ids)))
+        now = self._clock()
+        chosen: dict[tuple[int, int], tuple[datetime, int, Record]] = {}
+        async for rule in self._all("product.pricelist.item", domain, RULE_FIELDS):
+            item = OdooRecord("product.pricelist.item", rule)
+            product = item.many2one("product_id")
+            if product is None or product[0] not in variant_ids:
+                continue
+            start = item.optional_moment("date_start") or datetime.min.replace(tzinfo=UTC)
+            end = item.optional_moment("date_end")
+            if start > now or (end is not None and end < now):
+                continue
+            slot = (item.required_many2one("pricelist_id")[0], product[0])
+            if slot not in chosen or (start, item.id) > chosen[slot][:2]:
+                chosen[slot] = (start, item.id, rule)
+        return {slot: rule for slot, (_, _, rule) in chosen.items()}
+
+
+def _barcode_forms(gtin: str) -> list[str]:
+    """The ways Odoo's barcode field may hold a GTIN: as GTIN-14, 13, 12 or 8 (no padding)."""
+    code = normalise_gtin(gtin)
+    return [code[-n:] for n in (14, 13, 12, 8) if set(code[:-n]) <= {"0"}]
