@@ -3,6 +3,7 @@ and an embedded SQLite bus in a temporary folder."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,10 +22,25 @@ def estate() -> Estate:
     return build_estate(42, year=YEAR)
 
 
+@pytest.fixture(scope="session")
+def seeded_state(tmp_path_factory: pytest.TempPathFactory, estate: Estate) -> Path:
+    """A store server state seeded once; each test starts from its own copy."""
+    folder = tmp_path_factory.mktemp("seeded-poslog")
+    emulator = PoslogEmulator(folder)
+    emulator.load(estate)
+    emulator.close_state()
+    return emulator.state_path
+
+
 @pytest.fixture
-async def store_server(tmp_path: Path, estate: Estate) -> AsyncIterator[PoslogEmulator]:
+async def store_server(
+    tmp_path: Path, seeded_state: Path, estate: Estate
+) -> AsyncIterator[PoslogEmulator]:
     """The head-office store server, seeded from the estate, on a free loopback port."""
-    emulator = PoslogEmulator(tmp_path / "sandbox")
+    folder = tmp_path / "sandbox"
+    folder.mkdir()
+    shutil.copyfile(seeded_state, folder / seeded_state.name)
+    emulator = PoslogEmulator(folder)
     emulator.load(estate)
     await emulator.start()
     yield emulator
