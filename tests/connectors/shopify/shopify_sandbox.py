@@ -36,3 +36,22 @@ def connect(
     """A connector to the running emulator, with the sandbox shop's token."""
     assert emulator.url is not None
     return ShopifyConnector(emulator.url, DEFAULT_ACCESS_TOKEN, policy, **options)
+
+
+async def place_order(
+    shop: ShopifyConnector, sku: str, quantity: int = 1, **fields: Any
+) -> dict[str, Any]:
+    """Create an order in the emulated shop as a checkout would (`POST /orders.json`)."""
+    ref = await shop.variant(sku)
+    body = {"line_items": [{"variant_id": ref.variant_id, "quantity": quantity}], **fields}
+    answer = await shop.client.http.request(
+        "POST", shop.client.path("orders"), json={"order": body}
+    )
+    assert answer.status == 201
+    order: dict[str, Any] = answer.body["order"]
+    return order
+
+
+def count(emulator: ShopifyEmulator, kind: str) -> int:
+    row = emulator.db.execute("SELECT COUNT(*) FROM resource WHERE kind = ?", (kind,)).fetchone()
+    return int(row[0])

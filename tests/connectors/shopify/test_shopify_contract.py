@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from shopify_sandbox import connect
+from shopify_sandbox import connect, count, place_order
 
 from retailhub.canonical.base import Channel
 from retailhub.canonical.customer import Address, Customer
@@ -31,25 +30,6 @@ from retailhub.sandbox.seed import Estate
 from retailhub.sandbox.shopify import ShopifyEmulator
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-async def place_order(
-    shop: ShopifyConnector, sku: str, quantity: int = 1, **fields: Any
-) -> dict[str, Any]:
-    """Create an order in the emulated shop as a checkout would (`POST /orders.json`)."""
-    ref = await shop.variant(sku)
-    body = {"line_items": [{"variant_id": ref.variant_id, "quantity": quantity}], **fields}
-    answer = await shop.client.http.request(
-        "POST", shop.client.path("orders"), json={"order": body}
-    )
-    assert answer.status == 201
-    order: dict[str, Any] = answer.body["order"]
-    return order
-
-
-def count(emulator: ShopifyEmulator, kind: str) -> int:
-    row = emulator.db.execute("SELECT COUNT(*) FROM resource WHERE kind = ?", (kind,)).fetchone()
-    return int(row[0])
 
 
 async def test_get_order_maps_the_shops_order(
@@ -311,7 +291,7 @@ async def test_refund_return_refunds_once_per_key_and_reads_back(
         status=ReturnStatus.RECEIVED,
         created_at=datetime.now(UTC),
     )
-    web_before = (await connector.inventory_levels([sku], "WEB"))[0].available
+    web_before = (await connector.inventory_levels([sku], "WEB"))[0].on_hand
     first = await connector.refund_return(document, "return:RET-WEB-0001")
     again = await connector.refund_return(document, "return:RET-WEB-0001")
     assert first == again
@@ -319,7 +299,7 @@ async def test_refund_return_refunds_once_per_key_and_reads_back(
     returns = await connector.returns_for_order(f"SHOPIFY-ORDER-{placed['id']}")
     assert [(r.return_id, r.refund_total) for r in returns] == [(f"SHOPIFY-REFUND-{first}", unit)]
     assert returns[0].status is ReturnStatus.REFUNDED
-    assert (await connector.inventory_levels([sku], "WEB"))[0].available == web_before + 1
+    assert (await connector.inventory_levels([sku], "WEB"))[0].on_hand == web_before + 1
     order = await connector.client.order(placed["id"])
     assert order is not None
     assert order["financial_status"] == "partially_refunded"

@@ -11,6 +11,7 @@ subscribe). Not emulated: fulfilments, draft orders, metafields, GraphQL.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -151,7 +152,7 @@ class ShopifyEmulator(Emulator):
             return json_response(
                 {"errors": THROTTLED},
                 status=429,
-                headers={"Retry-After": f"{max(wait, 0.05):.2f}"},
+                headers={"Retry-After": f"{max(math.ceil(wait * 100) / 100, 0.01):.2f}"},
             )
         response = await handler(request)
         response.headers[CALL_LIMIT_HEADER] = f"{int(self.bucket.level)}/{self.bucket.size}"
