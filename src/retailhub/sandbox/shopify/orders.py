@@ -1,6 +1,6 @@
-"""Orders, transactions and refunds as the emulated shop writes them: a Dutch shop whose prices
-include VAT, so line tax is carved out of the price and the total is the subtotal plus
-shipping (none here)."""
+"""Orders, transactions and refunds as the emulated shop writes them: a Dutch shop paid through
+Shopify's test gateway (`bogus`), whose prices include VAT, so line tax is carved out of the
+price and the total is the subtotal plus shipping (none here)."""
 
 from __future__ import annotations
 
@@ -180,8 +180,8 @@ def order_resource(
         "note": fields.get("note"),
         "note_attributes": [],
         "tags": "",
-        "gateway": "manual",
-        "payment_gateway_names": ["manual"],
+        "gateway": "bogus",
+        "payment_gateway_names": ["bogus"],
         "processing_method": "manual",
         "source_name": fields.get("source_name") or "web",
         "location_id": fields.get("location_id"),
@@ -230,7 +230,7 @@ def transaction_resource(
         "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{transaction_id}",
         "order_id": order_id,
         "kind": fields.get("kind", "sale"),
-        "gateway": fields.get("gateway") or "manual",
+        "gateway": fields.get("gateway") or "bogus",
         "status": fields.get("status", "success"),
         "message": None,
         "created_at": at,
@@ -243,7 +243,7 @@ def transaction_resource(
         "user_id": None,
         "parent_id": fields.get("parent_id"),
         "device_id": None,
-        "receipt": {},
+        "receipt": {"testcase": True, "authorization": token("receipt", transaction_id)[:6]},
         "error_code": None,
         "source_name": "web",
         "payment_details": {
