@@ -8,6 +8,7 @@ database. Tests wait for outcomes with bounded polling and never assert on timin
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from abc import ABC, abstractmethod
@@ -259,6 +260,18 @@ class BusContract(ABC):
         await eventually(second.has(2), "erp handles the marker")
         assert first.ids() == [event.id, marker.id]
         assert second.ids() == [event.id, marker.id]
+
+    async def test_republished_event_keeps_the_original(self, bus: EventBus) -> None:
+        original = order_event("o-1", 1)
+        changed = dataclasses.replace(original, data={**original.data, "step": 2})
+        first = await bus.publish_one(original)
+        assert await bus.publish_one(changed) == first
+        recorder = Recorder()
+        await bus.subscribe("audit", ["*"], recorder, from_position=first - 1)
+        await eventually(recorder.has(1), "the original is delivered")
+        await eventually(self._idle(bus, "audit"), "audit is caught up")
+        assert [e.data["step"] for e in recorder.handled] == [1]
+        assert [e.event.data["step"] for e in await bus.tail(after=first - 1)] == [1]
 
     # retries and dead letters
 

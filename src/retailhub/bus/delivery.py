@@ -90,7 +90,11 @@ async def run_chains(
     attempt: Callable[[Delivery], Awaitable[bool]],
     concurrency: int,
 ) -> None:
-    """Run each chain in order, stopping a chain at its first failure; up to `concurrency` at once."""
+    """Run each chain in order, stopping a chain at its first failure; up to `concurrency` at once.
+
+    If an attempt itself breaks (not the handler: the bookkeeping around it), the other runners
+    are cancelled so nothing keeps using a batch that is being rolled back.
+    """
     if not chains:
         return
     pending = iter(chains)
@@ -104,8 +108,10 @@ async def run_chains(
     runners = min(concurrency, len(chains))
     if runners == 1:
         await runner()
-    else:
-        await asyncio.gather(*(runner() for _ in range(runners)))
+        return
+    async with asyncio.TaskGroup() as group:
+        for _ in range(runners):
+            group.create_task(runner())
 
 
 def describe_failure(error: BaseException) -> tuple[str, str]:

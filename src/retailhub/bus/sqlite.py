@@ -95,10 +95,11 @@ class _SqliteTransaction(Transaction):
     async def insert(self, events: list[EncodedEvent]) -> list[int]:
         """Append events to the log within this transaction."""
         await self._enter()
-        positions = await self._bus._writer.run(
-            partial(store.insert_events, events=events, recorded_at=time.time())
+        positions, all_new = await self._bus._writer.run(
+            partial(store.append_events, events=events, recorded_at=time.time())
         )
-        self.published.append((positions, events))
+        if all_new:
+            self.published.append((positions, events))
         return positions
 
 
@@ -151,10 +152,12 @@ class _BatchUnit:
             self.bus._write_lock.release()
 
 
-def _insert_groups(connection: Any, groups: list[list[EncodedEvent]]) -> list[list[int]]:
+def _insert_groups(
+    connection: Any, groups: list[list[EncodedEvent]]
+) -> list[tuple[list[int], bool]]:
     """Append each group of events in turn inside the open transaction."""
     recorded_at = time.time()
-    return [store.insert_events(connection, group, recorded_at) for group in groups]
+    return [store.append_events(connection, group, recorded_at) for group in groups]
 
 
 def _rollback_if_open(connection: Any) -> None:
@@ -281,10 +284,10 @@ class SqliteBus(EventBus):
             transaction = _SqliteTransaction(self)
             try:
                 yield transaction
+                await self._writer.run(lambda c: c.execute("COMMIT"))
             except BaseException:
                 await self._writer.run(_rollback_if_open)
                 raise
-            await self._writer.run(lambda c: c.execute("COMMIT"))
         self._published(transaction.published)
 
     async def publish(
@@ -332,13 +335,21 @@ class SqliteBus(EventBus):
                 recorded.set_result(group_positions)
 
     async def _insert_groups(self, groups: list[list[EncodedEvent]]) -> list[list[int]]:
-        """Append several publish batches in one write transaction, then announce them."""
+        """Append several publish batches in one write transaction, then announce them.
+
+        Only batches that were wholly new are remembered in memory: a republished event keeps
+        the log's original, which workers then read from the file.
+        """
         async with self._write_lock:
-            positions: list[list[int]] = await self._writer.run(
+            appended: list[tuple[list[int], bool]] = await self._writer.run(
                 store.in_transaction(partial(_insert_groups, groups=groups), write=True)
             )
-        self._published(zip(positions, groups, strict=True))
-        return positions
+        self._published(
+            (positions, group)
+            for (positions, all_new), group in zip(appended, groups, strict=True)
+            if all_new
+        )
+        return [positions for positions, _ in appended]
 
     def _refuse_inside_handler(self, action: str) -> None:
         """A handler holding the batch transaction would wait on itself; say what to do instead."""

@@ -172,7 +172,15 @@ def glob_clause(column: str, patterns: Sequence[str]) -> tuple[str, list[Any]]:
 def insert_events(
     connection: sqlite3.Connection, events: Sequence[EncodedEvent], recorded_at: float
 ) -> list[int]:
-    """Append events to the log inside the open transaction; return their positions.
+    """Append events to the log inside the open transaction; return their positions."""
+    positions, _all_new = append_events(connection, events, recorded_at)
+    return positions
+
+
+def append_events(
+    connection: sqlite3.Connection, events: Sequence[EncodedEvent], recorded_at: float
+) -> tuple[list[int], bool]:
+    """Append events; return their positions and whether every one of them is new.
 
     An event whose (id, source) the log already holds is not appended again: its position is
     the original one, so a publisher's retry is delivered once. One statement does the whole
@@ -192,7 +200,7 @@ def insert_events(
     ).rowcount
     if inserted == len(events):
         (last,) = connection.execute("SELECT last_insert_rowid()").fetchone()
-        return list(range(last - len(events) + 1, last + 1))
+        return list(range(last - len(events) + 1, last + 1)), True
     known = {
         (event_id, source): position
         for event_id, source, position in connection.execute(
@@ -201,7 +209,7 @@ def insert_events(
             (dumps([e.event_id for e in events]),),
         )
     }
-    return [known[(e.event_id, e.source)] for e in events]
+    return [known[(e.event_id, e.source)] for e in events], False
 
 
 def log_head(connection: sqlite3.Connection) -> int:
