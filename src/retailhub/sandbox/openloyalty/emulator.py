@@ -144,6 +144,8 @@ class OpenLoyaltyEmulator(Emulator):
         self.token = token
         self._rules: list[EarningRule] | None = None
         self._levels: dict[str, str] | None = None
+        # The API adds no members, so the till's lookups count them once.
+        self._members: int | None = None
 
     def seed(self, estate: Estate) -> None:
         seed_estate(self.db, estate)
@@ -231,10 +233,12 @@ class OpenLoyaltyEmulator(Emulator):
         sql = "SELECT * FROM member" + (" WHERE " + " AND ".join(where) if where else "")
         rows, filtered = self._listing(request, sql + " ORDER BY rowid", params)
         levels = self.levels
+        if self._members is None:
+            self._members = self._all_count("member")
         return json_response(
             {
                 "items": [_member(row, levels) for row in rows],
-                "total": {"all": self._all_count("member"), "filtered": filtered},
+                "total": {"all": self._members, "filtered": filtered},
             }
         )
 
