@@ -33,9 +33,7 @@ def sale(
             "line_id": str(i + 1),
             "sku": sku,
             "quantity": quantity,
-            "unit_of_measure": "each"
-            if Decimal(quantity) == Decimal(quantity).to_integral()
-            else "kg",
+            "unit_of_measure": _unit(quantity),
             "unit_price": {"amount": price, "currency": "EUR"},
         }
         gross = (Decimal(quantity) * Decimal(price)).quantize(Decimal("0.01"))
@@ -91,9 +89,15 @@ def refund(
                     "line_id": str(i + 1),
                     "sku": sku,
                     "quantity": quantity,
+                    "unit_of_measure": _unit(quantity),
                     "refund_amount": {"amount": amount, "currency": "EUR"},
                 }
                 for i, (sku, quantity, amount) in enumerate(lines)
             ],
         }
     )
+
+
+def _unit(quantity: str) -> str:
+    """Whole quantities are pieces; fractional ones are weighed."""
+    return "each" if Decimal(quantity) == Decimal(quantity).to_integral_value() else "kg"

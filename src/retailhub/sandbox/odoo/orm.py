@@ -146,8 +146,9 @@ class Orm:
         for name, spec in model.fields.items():
             if spec.required and columns.get(name) is None and spec.kind is not Kind.ONE2MANY:
                 raise faults.missing_required(model.label, model.name, spec.label, name)
-        if "active" in model.fields:
-            columns.setdefault("active", 1)
+        for name, spec in model.fields.items():
+            if spec.kind in (Kind.FLOAT, Kind.INTEGER, Kind.BOOLEAN):
+                columns.setdefault(name, 1 if name == "active" else 0)
         record_id = self.insert(model, columns)
         self._apply_one2many(model, record_id, known)
         self.refresh_display_name(model, record_id)
