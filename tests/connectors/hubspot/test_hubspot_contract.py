@@ -13,6 +13,7 @@ from retailhub.canonical.customer import Customer
 from retailhub.connectors.errors import MappingError
 from retailhub.connectors.hubspot import HubSpotCrm
 from retailhub.connectors.hubspot.client import HubSpotRefused
+from retailhub.connectors.hubspot.connector import SearchWindowExceeded
 from retailhub.connectors.hubspot.mapping import CONTACT_PROPERTIES
 from retailhub.sandbox.hubspot import HubSpotEmulator
 from retailhub.sandbox.seed import Estate
@@ -146,6 +147,43 @@ async def test_changed_since_pages_through_every_contact_oldest_change_first(
     assert sorted(ids) == sorted(c.crm_view.identities["hubspot"] for c in estate.customers)
     stamps = [c.updated_at for c in seen]
     assert stamps == sorted(stamps)  # type: ignore[type-var]
+
+
+def stamp_together(emulator: HubSpotEmulator, first: int, last: int) -> None:
+    """Give the contacts at positions first..last of the change order one modification time."""
+    rows = emulator.db.execute(
+        "SELECT id, updated_ms FROM crm_object WHERE object_type = 'contacts'"
+        " ORDER BY updated_ms, id"
+    ).fetchall()
+    moment = rows[first]["updated_ms"]
+    with emulator.db:
+        for row in rows[first : last + 1]:
+            item = emulator.store.get("contacts", row["id"])
+            assert item is not None
+            emulator.store.update(item, {}, moment)
+
+
+async def test_a_restart_inside_one_millisecond_yields_each_contact_once(
+    hubspot: HubSpotEmulator, connect: Connect, estate: Estate
+) -> None:
+    hubspot.search_window = 21
+    stamp_together(hubspot, 18, 23)
+    crm = connect(page_size=7, search_window=21)
+    ids = [
+        c.identities["hubspot"]
+        async for c in crm.contacts_changed_since(datetime(2000, 1, 1, tzinfo=UTC))
+    ]
+    assert len(ids) == len(set(ids)) == len(estate.customers)
+
+
+async def test_more_changes_in_one_millisecond_than_a_search_reaches_stop_loudly(
+    hubspot: HubSpotEmulator, connect: Connect
+) -> None:
+    hubspot.search_window = 7
+    stamp_together(hubspot, 0, 7)
+    crm = connect(page_size=7, search_window=7)
+    with pytest.raises(SearchWindowExceeded, match="more than 7 HubSpot contacts changed"):
+        [c async for c in crm.contacts_changed_since(datetime(2000, 1, 1, tzinfo=UTC))]
 
 
 async def test_changed_since_leaves_out_what_changed_before(

@@ -81,8 +81,6 @@ class HubSpotClient:
             response = await self.http.request(
                 method, path, json=json, params=params, idempotent=idempotent
             )
-        except HubSpotRefused:
-            raise
         except RequestRefused as refused:
             raise HubSpotRefused(refused, method, path) from None
         return response.body

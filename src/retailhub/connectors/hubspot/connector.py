@@ -48,6 +48,11 @@ _EXISTING_ID = re.compile(r"Existing ID: (\d+)")
 _CHANGED_SORT = ({"propertyName": "lastmodifieddate", "direction": "ASCENDING"},)
 
 
+class SearchWindowExceeded(RuntimeError):
+    """More contacts changed in one millisecond than one HubSpot search can reach: the change
+    feed cannot go on without skipping some, so it stops loudly."""
+
+
 class HubSpotCrm(CrmPort):
     """The CRM port over one HubSpot portal, authenticated with a private app access token."""
 
@@ -144,8 +149,13 @@ class HubSpotCrm(CrmPort):
                     return
                 if int(after) + self.page_size > self.search_window:
                     break
-            if restart is None or restart == (floor, seen_at_floor):
+            if restart is None:
                 return
+            if restart == (floor, seen_at_floor):
+                raise SearchWindowExceeded(
+                    f"more than {self.search_window} HubSpot contacts changed at {floor} ms;"
+                    " the search API cannot page past them"
+                )
             floor, seen_at_floor = restart
             operator = "GTE"
 

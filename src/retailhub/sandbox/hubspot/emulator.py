@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-import phonenumbers
 from aiohttp import web
 
 from retailhub.canonical.customer import ConsentChannel, Customer
 from retailhub.sandbox.emulator import Emulator, json_response
 from retailhub.sandbox.faults import CONTROL_PREFIX
 from retailhub.sandbox.hubspot.store import (
+    MODIFIED,
     SCHEMA,
     CrmObject,
     CrmStore,
@@ -276,21 +276,37 @@ class HubSpotEmulator(Emulator):
         body = await _json_object(request)
         groups = _filter_groups(body.get("filterGroups") or [])
         limit, offset = _page(body, self.search_window)
+        sorts = _sorts(body.get("sorts") or [])
+        total, page = self._search_page(object_type, groups, sorts, limit, offset)
+        wanted = _wanted(body.get("properties") or [], object_type)
+        answer: dict[str, Any] = {
+            "total": total,
+            "results": [item.as_json(wanted) for item in page],
+        }
+        if offset + limit < total:
+            answer["paging"] = {"next": {"after": str(offset + limit)}}
+        return json_response(answer)
+
+    def _search_page(
+        self,
+        object_type: str,
+        groups: list[list[Filter]],
+        sorts: list[tuple[str, bool]],
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[CrmObject]]:
+        """(total, page): in SQL for the change feed's query, else filtered and sorted here."""
+        if len(sorts) == 1 and sorts[0][0] == MODIFIED[object_type]:
+            paged = self.store.page_by_modified(object_type, groups, sorts[0][1], limit, offset)
+            if paged is not None:
+                return paged
         found = [
             item for item in self.store.candidates(object_type, groups) if matches(item, groups)
         ]
-        for name, descending in reversed(_sorts(body.get("sorts") or [])):
+        found.sort(key=lambda item: item.id)
+        for name, descending in reversed(sorts):
             found.sort(key=functools.partial(_sort_key, name=name), reverse=descending)
-        if not body.get("sorts"):
-            found.sort(key=lambda item: item.id)
-        wanted = _wanted(body.get("properties") or [], object_type)
-        answer: dict[str, Any] = {
-            "total": len(found),
-            "results": [item.as_json(wanted) for item in found[offset : offset + limit]],
-        }
-        if offset + limit < len(found):
-            answer["paging"] = {"next": {"after": str(offset + limit)}}
-        return json_response(answer)
+        return len(found), found[offset : offset + limit]
 
     def _existing(self, object_type: str, raw_id: str) -> CrmObject:
         item = self.store.get(object_type, int(raw_id)) if raw_id.isdigit() else None
@@ -433,13 +449,7 @@ def seed_properties(contact: Customer, *, national_phone: bool) -> dict[str, str
         "date_of_birth": contact.birth_date.isoformat() if contact.birth_date else None,
     }
     if contact.phones:
-        number = phonenumbers.parse(contact.phones[0])
-        style = (
-            phonenumbers.PhoneNumberFormat.NATIONAL
-            if national_phone
-            else phonenumbers.PhoneNumberFormat.E164
-        )
-        properties["phone"] = phonenumbers.format_number(number, style)
+        properties["phone"] = _typed_phone(contact.phones[0], national=national_phone)
     if contact.addresses:
         address = contact.addresses[0]
         properties |= {
@@ -455,6 +465,13 @@ def seed_properties(contact: Customer, *, national_phone: bool) -> dict[str, str
         properties["retailhub_email_consent"] = "granted" if consent.granted else "withdrawn"
         properties["retailhub_email_consent_at"] = iso(int(consent.at.timestamp() * 1000))
     return {name: value for name, value in properties.items() if value is not None}
+
+
+def _typed_phone(e164: str, *, national: bool) -> str:
+    """A Dutch number as people type it at home (`06 12345678`); others stay international."""
+    if national and e164.startswith("+31"):
+        return f"0{e164[3]} {e164[4:]}"
+    return e164
 
 
 def _now_ms() -> int:

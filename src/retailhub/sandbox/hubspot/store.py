@@ -197,6 +197,40 @@ class CrmStore:
         ).fetchall()
         return [(r["to_type"], r["to_id"], r["type_id"]) for r in rows]
 
+    def page_by_modified(
+        self,
+        object_type: str,
+        groups: Sequence[Sequence[Filter]],
+        descending: bool,
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[CrmObject]] | None:
+        """A search page computed in SQL when it filters and sorts by the modification date only
+        (the change feed's query); None when the search needs the general path."""
+        column = MODIFIED[object_type]
+        clauses: list[str] = []
+        values: list[Any] = [object_type]
+        for group in groups:
+            parts = []
+            for f in group:
+                bound = to_ms(f.value) if f.value is not None else None
+                if f.property_name != column or f.operator not in _SQL_OPERATORS or bound is None:
+                    return None
+                parts.append(f"updated_ms {_SQL_OPERATORS[f.operator]} ?")
+                values.append(bound)
+            clauses.append("(" + " AND ".join(parts or ["1"]) + ")")
+        where = "object_type = ?" + (f" AND ({' OR '.join(clauses)})" if clauses else "")
+        total = int(
+            self.db.execute(f"SELECT COUNT(*) FROM crm_object WHERE {where}", values).fetchone()[0]
+        )
+        order = "DESC" if descending else "ASC"
+        rows = self.db.execute(
+            f"SELECT * FROM crm_object WHERE {where} ORDER BY updated_ms {order}, id {order}"
+            " LIMIT ? OFFSET ?",
+            [*values, limit, offset],
+        ).fetchall()
+        return total, [_row(row) for row in rows]
+
     def candidates(self, object_type: str, groups: Sequence[Sequence[Filter]]) -> list[CrmObject]:
         """Objects that may match, narrowed in SQL when every group pins the email or bounds the
         modification date; `matches` then decides exactly."""
@@ -213,6 +247,9 @@ class CrmStore:
                 (object_type, since),
             ).fetchall()
         return [_row(row) for row in rows]
+
+
+_SQL_OPERATORS = {"EQ": "=", "NEQ": "!=", "GT": ">", "GTE": ">=", "LT": "<", "LTE": "<="}
 
 
 @dataclass(frozen=True)
