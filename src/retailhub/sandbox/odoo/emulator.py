@@ -115,8 +115,8 @@ class OdooEmulator(Emulator):
         except faults.OdooFault as fault:
             return json_response(fault.body(), status=fault.status)
         except Exception as error:  # Odoo answers any other exception as a 500 error object
-            fault = faults.OdooFault(500, f"builtins.{type(error).__name__}", str(error))
-            return json_response(fault.body(), status=fault.status)
+            crash = faults.OdooFault(500, f"builtins.{type(error).__name__}", str(error))
+            return json_response(crash.body(), status=crash.status)
         return json_response(result)
 
     def _authenticate(self, request: web.Request) -> None:
