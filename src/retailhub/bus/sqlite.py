@@ -126,8 +126,14 @@ class _BatchUnit:
         self.begun = True
 
     async def commit(self, bookkeeping: Callable[[Any], None]) -> None:
-        """Write the batch's bookkeeping and commit it with whatever the handlers wrote."""
-        await self.begin()
+        """Write the batch's bookkeeping and commit it with whatever the handlers wrote.
+
+        When no handler wrote, the whole transaction is one trip to the writer thread.
+        """
+        if not self.begun:
+            async with self.bus._write_lock:
+                await self.bus._writer.run(store.in_transaction(bookkeeping, write=True))
+            return
 
         def finish(connection: Any) -> None:
             bookkeeping(connection)
