@@ -303,3 +303,14 @@ async def test_refund_return_refunds_once_per_key_and_reads_back(
     order = await connector.client.order(placed["id"])
     assert order is not None
     assert order["financial_status"] == "partially_refunded"
+
+
+async def test_facts_shared_by_every_variant_are_not_offered_as_options(
+    connector: ShopifyConnector, small_estate: Estate
+) -> None:
+    estate_product = small_estate.products[11]
+    assert "vat_rate" in estate_product.attributes
+    product_id = await connector.upsert_products([estate_product])
+    product = (await connector.client._get(f"products/{product_id}"))["product"]
+    assert [o["name"] for o in product["options"]] == ["Title"]
+    assert product["variants"][0]["title"] == "Default Title"

@@ -7,7 +7,8 @@ How each write is made safe to repeat, since Shopify REST takes no idempotency k
   (street, city, postcode, country) and updated by id, so a repeat adds none.
 - products: the catalogue index (SKU -> product, variant, inventory item, built by paging
   `GET /products.json?fields=id,variants`, rebuilt when a SKU is missing) finds the product a
-  SKU already belongs to; found, it is updated with its variants' ids, else created.
+  SKU already belongs to; found, it is updated with its variants' ids, else created. Only the
+  attributes the variants differ in become Shopify options.
 - inventory: `inventory_levels/set` writes an absolute figure; prices: `PUT /variants/{id}`.
 - promotions: one price rule per promotion version, its title ending in the marker
   `[<promotion id> v<version>]`, which the connector looks for before creating; its discount
@@ -63,6 +64,8 @@ _RULE_ID = re.compile(r"SHOPIFY-PRICE-RULE-(\d+)")
 _MARKER = re.compile(r"^(?P<name>.*?)\s*\[(?P<promotion_id>[^\[\]]+) v(?P<version>\d+)\]$")
 _PAID_KINDS = {"sale", "capture"}
 REFUND_NOTE_PREFIX = "retailhub:"
+_PRODUCT_ATTRIBUTES = frozenset({"tags", "barcode"})
+"""Attributes Shopify holds in fields of their own rather than as options."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,17 @@ class VariantRef:
     product_id: int
     variant_id: int
     inventory_item_id: int
+
+
+def variant_options(products: Sequence[Product]) -> set[str]:
+    """The attributes the variants differ in, which are what Shopify options are; facts shared
+    by every variant (`vat_rate`, a single variant's colour) are not offered as a choice."""
+    names = {name for product in products for name in product.attributes}
+    return {
+        name
+        for name in names - _PRODUCT_ATTRIBUTES
+        if len({product.attributes.get(name) for product in products}) > 1
+    }
 
 
 def promotion_marker(promotion: Promotion) -> str:
@@ -280,13 +294,16 @@ class ShopifyConnector(CommercePort):
                 "$",
                 f"the SKUs belong to different Shopify products {owners}: move them in Shopify first",
             )
+        options = variant_options(products)
         listed = [
             p.model_copy(
-                update={"external_ids": {**p.external_ids, SYSTEM: str(known[p.sku].variant_id)}}
-            )
-            if p.sku in known
-            else p.model_copy(
-                update={"external_ids": {k: v for k, v in p.external_ids.items() if k != SYSTEM}}
+                update={
+                    "attributes": {
+                        k: v for k, v in p.attributes.items() if k in options | _PRODUCT_ATTRIBUTES
+                    },
+                    "external_ids": {k: v for k, v in p.external_ids.items() if k != SYSTEM}
+                    | ({SYSTEM: str(known[p.sku].variant_id)} if p.sku in known else {}),
+                }
             )
             for p in products
         ]
