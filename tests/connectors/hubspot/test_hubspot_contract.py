@@ -304,3 +304,48 @@ async def test_reading_asks_for_the_mapped_properties(crm: HubSpotCrm, estate: E
     assert contact is not None
     assert set(CONTACT_PROPERTIES) <= set(contact["properties"])
     assert await crm.client.read("contacts", "31337", CONTACT_PROPERTIES) is None
+
+
+async def test_install_creates_the_custom_properties_a_bare_portal_lacks(
+    crm: HubSpotCrm, hubspot: HubSpotEmulator, estate: Estate
+) -> None:
+    with hubspot.db:
+        hubspot.db.execute("DELETE FROM crm_property")
+        hubspot.db.execute("DELETE FROM crm_property_group")
+    with pytest.raises(HubSpotRefused, match="PROPERTY_DOESNT_EXIST"):
+        await crm.add_note("1001", "Before install", "note-before")
+
+    created = await crm.install()
+    assert created == [
+        "contacts.retailhub_customer_id",
+        "contacts.loyalty_card",
+        "contacts.retailhub_email_consent",
+        "contacts.retailhub_email_consent_at",
+        "notes.retailhub_note_key",
+        "tickets.retailhub_case_key",
+    ]
+    assert await crm.install() == []
+    assert hubspot.catalogue.unique("tickets") == ["retailhub_case_key"]
+    assert await crm.add_note("1001", "After install", "note-after")
+    assert await crm.upsert_contact(newcomer(estate, "after.install@example.nl"))
+
+
+async def test_custom_properties_refuse_values_their_definition_does_not_allow(
+    crm: HubSpotCrm,
+) -> None:
+    with pytest.raises(HubSpotRefused) as refused:
+        await crm.client.update("contacts", "1001", {"retailhub_email_consent": "maybe"})
+    assert refused.value.category == "VALIDATION_ERROR"
+    assert "INVALID_OPTION" in refused.value.hubspot_message
+    with pytest.raises(HubSpotRefused) as bad_definition:
+        await crm.client.define(
+            "contacts",
+            {
+                "name": "x",
+                "label": "X",
+                "groupName": "retailhub",
+                "type": "string",
+                "fieldType": "date",
+            },
+        )
+    assert bad_definition.value.status == 400

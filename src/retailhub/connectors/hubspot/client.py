@@ -20,6 +20,7 @@ from retailhub.connectors.http import JsonClient, RequestRefused
 from retailhub.resilience import ResiliencePolicy, Resilient
 
 OBJECTS = "/crm/v3/objects"
+PROPERTIES = "/crm/v3/properties"
 SEARCH_PAGE_SIZE = 100
 SEARCH_WINDOW = 10_000
 """HubSpot's search returns at most this many results for one query, however it is paged."""
@@ -145,6 +146,17 @@ class HubSpotClient:
             "POST", f"{OBJECTS}/{object_type}/search", json=request, idempotent=True
         )
         return page
+
+    async def define(self, path: str, definition: Mapping[str, Any]) -> bool:
+        """Create a property or property group under `/crm/v3/properties`; False when one of
+        that name exists already (409), so installing twice is harmless."""
+        try:
+            await self._call("POST", f"{PROPERTIES}/{path}", json=definition, idempotent=False)
+        except HubSpotRefused as refused:
+            if refused.status == 409:
+                return False
+            raise
+        return True
 
     async def find_one(
         self, object_type: str, property_name: str, value: str, properties: Sequence[str]

@@ -7,7 +7,7 @@ repeat by looking it up first.
   else the one with the email, else creates; a create refused with 409 "Contact already exists.
   Existing ID: N" (a concurrent writer won) becomes an update of N.
 - Notes and tickets carry our key in a custom property (`retailhub_note_key`,
-  `retailhub_case_key`, created once per portal, the case key with "unique values" on) and are
+  `retailhub_case_key`, created by `install()`, the case key with "unique values" on) and are
   searched by it before creating. HubSpot's search index trails writes by a few seconds, so two
   calls with one key inside that window can both create; the unique case key turns the second
   ticket into a 409, answered by searching again. Flows repeat a key after a failure, much
@@ -30,6 +30,7 @@ from retailhub.connectors.hubspot.client import (
     HubSpotClient,
     HubSpotRefused,
 )
+from retailhub.connectors.hubspot.install import CUSTOM_PROPERTIES, PROPERTY_GROUP
 from retailhub.connectors.hubspot.mapping import (
     CASE_KEY_PROPERTY,
     CONTACT_PROPERTIES,
@@ -75,6 +76,17 @@ class HubSpotCrm(CrmPort):
     async def close(self) -> None:
         """Release connections."""
         await self.client.close()
+
+    async def install(self) -> list[str]:
+        """Create the custom properties the connector writes to (in a `retailhub` group per
+        object type) where the portal lacks them; returns those created. Safe to repeat."""
+        created = []
+        for object_type, definitions in CUSTOM_PROPERTIES.items():
+            await self.client.define(f"{object_type}/groups", PROPERTY_GROUP)
+            for definition in definitions:
+                if await self.client.define(object_type, definition):
+                    created.append(f"{object_type}.{definition['name']}")
+        return created
 
     async def find_contact(self, email: str) -> Customer | None:
         """The contact with this email (HubSpot stores emails lower-cased), mapped to canonical."""

@@ -23,6 +23,9 @@ from aiohttp import web
 from retailhub.canonical.customer import ConsentChannel, Customer
 from retailhub.sandbox.emulator import Emulator, json_response
 from retailhub.sandbox.faults import CONTROL_PREFIX
+from retailhub.sandbox.hubspot.definitions import SCHEMA as PROPERTY_SCHEMA
+from retailhub.sandbox.hubspot.definitions import STANDARD, PropertyCatalogue
+from retailhub.sandbox.hubspot.errors import Refusal, hubspot_error, invalid_properties
 from retailhub.sandbox.hubspot.store import (
     MODIFIED,
     SCHEMA,
@@ -39,51 +42,10 @@ from retailhub.sandbox.seed import Estate
 ACCESS_TOKEN = "pat-sandbox-retailhub"
 """The private app token the emulated portal accepts (`Authorization: Bearer ...`)."""
 
-CONTACT_PROPERTIES = frozenset(
-    {
-        "email",
-        "firstname",
-        "lastname",
-        "phone",
-        "mobilephone",
-        "address",
-        "city",
-        "zip",
-        "state",
-        "country",
-        "company",
-        "jobtitle",
-        "website",
-        "date_of_birth",
-        "hs_email_optout",
-        "hs_marketable_status",
-        "loyalty_card",
-        "retailhub_customer_id",
-        "retailhub_email_consent",
-        "retailhub_email_consent_at",
-    }
-)
-WRITABLE: Mapping[str, frozenset[str]] = {
-    "contacts": CONTACT_PROPERTIES,
-    "notes": frozenset({"hs_note_body", "hs_timestamp", "hubspot_owner_id", "retailhub_note_key"}),
-    "tickets": frozenset(
-        {
-            "subject",
-            "content",
-            "hs_pipeline",
-            "hs_pipeline_stage",
-            "hs_ticket_priority",
-            "hubspot_owner_id",
-            "retailhub_case_key",
-        }
-    ),
-}
-"""Properties each object type has in the emulated portal (our custom ones included)."""
 READ_ONLY = frozenset(
     {"createdate", "lastmodifieddate", "hs_createdate", "hs_lastmodifieddate", "hs_object_id"}
 )
 REQUIRED = {"notes": ("hs_timestamp",), "tickets": ("subject", "hs_pipeline", "hs_pipeline_stage")}
-UNIQUE = {"tickets": "retailhub_case_key"}
 PIPELINE_STAGES = {"0": frozenset({"1", "2", "3", "4"})}
 ASSOCIATION_TYPES = {
     ("notes", "contacts"): 202,
@@ -100,43 +62,12 @@ MAX_SEARCH_LIMIT = 200
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class Refusal(Exception):
-    """An API error to answer in HubSpot's shape."""
-
-    def __init__(self, status: int, category: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.category, self.message, self.extra = status, category, message, extra
-
-
-def hubspot_error(status: int, category: str, message: str, **extra: Any) -> web.Response:
-    """`{"status": "error", "message", "correlationId", "category"}` with the HTTP status."""
-    body = {
-        "status": "error",
-        "message": message,
-        "correlationId": str(uuid.uuid4()),
-        "category": category,
-        **extra,
-    }
-    return json_response(body, status=status)
-
-
-def _invalid_properties(*problems: tuple[str, str, str]) -> Refusal:
-    """HubSpot's 400 for bad property values: a JSON list of the failures inside the message."""
-    details = [
-        {"isValid": False, "message": message, "error": error, "name": name}
-        for name, error, message in problems
-    ]
-    return Refusal(
-        400, "VALIDATION_ERROR", f"Property values were not valid: {orjson.dumps(details).decode()}"
-    )
-
-
 @register
 class HubSpotEmulator(Emulator):
     """The `hubspot` system of the sandbox estate."""
 
     system = "hubspot"
-    schema = SCHEMA
+    schema = SCHEMA + PROPERTY_SCHEMA
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -152,6 +83,11 @@ class HubSpotEmulator(Emulator):
         """The portal's objects."""
         return CrmStore(self.db)
 
+    @property
+    def catalogue(self) -> PropertyCatalogue:
+        """The portal's property definitions."""
+        return PropertyCatalogue(self.db)
+
     def error_body(self, request: web.Request) -> Any:
         return {
             "status": "error",
@@ -161,7 +97,9 @@ class HubSpotEmulator(Emulator):
         }
 
     def seed(self, estate: Estate) -> None:
-        """One contact per estate customer from its CRM view, under its HubSpot id."""
+        """The connector's custom properties (as if it were installed), then one contact per
+        estate customer from its CRM view, under its HubSpot id."""
+        self.catalogue.install_connector(_now_ms())
         for n, customer in enumerate(estate.customers):
             contact = customer.crm_view
             moment = contact.updated_at
@@ -176,6 +114,10 @@ class HubSpotEmulator(Emulator):
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_put(f"{CONTROL_PREFIX}rate_limit", self._put_rate_limit)
+        app.router.add_post(
+            "/crm/v3/properties/{object_type}/groups", self._guarded(self.define_group)
+        )
+        app.router.add_post("/crm/v3/properties/{object_type}", self._guarded(self.define))
         base = "/crm/v3/objects/{object_type}"
         app.router.add_post(f"{base}/search", self._guarded(self.search))
         app.router.add_post(base, self._guarded(self.create))
@@ -209,7 +151,7 @@ class HubSpotEmulator(Emulator):
                     " authentication and you can find more details at"
                     " https://developers.hubspot.com/docs/methods/auth/oauth-overview",
                 )
-            if request.match_info["object_type"] not in WRITABLE:
+            if request.match_info["object_type"] not in STANDARD:
                 return hubspot_error(
                     400,
                     "VALIDATION_ERROR",
@@ -239,6 +181,20 @@ class HubSpotEmulator(Emulator):
         self.rate_limited_calls, self.rate_limit_spared = max(0, calls), max(0, spared)
         self.rate_limit_retry_after_s = max(0.0, wait)
         return json_response({"requests": calls, "retry_after_s": wait, "after": spared})
+
+    async def define_group(self, request: web.Request) -> web.Response:
+        """`POST /crm/v3/properties/{type}/groups`: 201 and the group, 409 when it exists."""
+        body = await _json_object(request)
+        with self.db:
+            group = self.catalogue.define_group(request.match_info["object_type"], body)
+        return json_response(group, status=201)
+
+    async def define(self, request: web.Request) -> web.Response:
+        """`POST /crm/v3/properties/{type}`: 201 and the property, 409 when it exists."""
+        body = await _json_object(request)
+        with self.db:
+            definition = self.catalogue.define(request.match_info["object_type"], body, _now_ms())
+        return json_response(definition, status=201)
 
     async def read(self, request: web.Request) -> web.Response:
         """`GET /crm/v3/objects/{type}/{id}?properties=a,b`."""
@@ -332,10 +288,11 @@ class HubSpotEmulator(Emulator):
             )
         accepted: dict[str, str] = {}
         problems: list[tuple[str, str, str]] = []
+        writable = self.catalogue.writable(object_type)
         for name, value in properties.items():
             if name in READ_ONLY:
                 continue
-            if name not in WRITABLE[object_type]:
+            if name not in writable:
                 problems.append(
                     (name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')
                 )
@@ -345,12 +302,13 @@ class HubSpotEmulator(Emulator):
                 accepted[name] = str(value)
             elif value is not None:
                 problems.append((name, "INVALID_STRING", f"{value!r} is not a valid {name}"))
+        problems += self.catalogue.problems(object_type, accepted)
         if problems:
-            raise _invalid_properties(*problems)
+            raise invalid_properties(*problems)
         if creating:
             missing = [n for n in REQUIRED.get(object_type, ()) if not accepted.get(n)]
             if missing:
-                raise _invalid_properties(
+                raise invalid_properties(
                     *((n, "REQUIRED", f"Property {n!r} is required") for n in missing)
                 )
         self._check_values(object_type, accepted, current)
@@ -363,7 +321,7 @@ class HubSpotEmulator(Emulator):
         email = accepted.get("email")
         if object_type == "contacts" and email:
             if not _EMAIL.match(email.strip()):
-                raise _invalid_properties(
+                raise invalid_properties(
                     ("email", "INVALID_EMAIL", f"Email address {email} is invalid")
                 )
             accepted["email"] = email.strip().lower()
@@ -375,7 +333,7 @@ class HubSpotEmulator(Emulator):
             current and current.properties.get("hs_pipeline")
         )
         if stage is not None and stage not in PIPELINE_STAGES.get(str(pipeline), frozenset()):
-            raise _invalid_properties(
+            raise invalid_properties(
                 (
                     "hs_pipeline_stage",
                     "INVALID_OPTION",
@@ -383,11 +341,12 @@ class HubSpotEmulator(Emulator):
                 )
             )
         if "hs_timestamp" in accepted and to_ms(accepted["hs_timestamp"]) is None:
-            raise _invalid_properties(
+            raise invalid_properties(
                 ("hs_timestamp", "INVALID_DATE", f"{accepted['hs_timestamp']} is not a date-time")
             )
-        unique = UNIQUE.get(object_type)
-        if unique and accepted.get(unique):
+        for unique in self.catalogue.unique(object_type):
+            if not accepted.get(unique):
+                continue
             holders = [
                 item
                 for item in self.store.candidates(object_type, [])
