@@ -166,12 +166,26 @@ class OpenLoyaltyConnector(LoyaltyPort):
         return await self._transfer("block", member_id, points, f"checkout reservation {key}", key)
 
     async def unblock_points(self, transfer_id: str) -> None:
-        client = self.client
-        await client.post(client.path("points", "transfer", transfer_id, "unblock"))
+        """Release a reservation; releasing it again changes nothing."""
+        await self._undo(transfer_id, "unblock")
 
     async def cancel_transfer(self, transfer_id: str) -> None:
+        """Cancel a transfer; cancelling it again changes nothing, so compensation can repeat."""
+        await self._undo(transfer_id, "cancel")
+
+    async def _undo(self, transfer_id: str, action: str) -> None:
+        """POST the cancel or unblock; a refusal of a transfer already cancelled means done."""
         client = self.client
-        await client.post(client.path("points", "transfer", transfer_id, "cancel"))
+        try:
+            await client.post(
+                client.path("points", "transfer", transfer_id, action), idempotent=True
+            )
+        except RequestRefused as refusal:
+            if refusal.status != 400:
+                raise
+            transfer = await client.get(client.path("points", "transfer", transfer_id))
+            if transfer.get("state") != "canceled":
+                raise
 
     async def ledger(self, member_id: str) -> list[LoyaltyTransaction]:
         client = self.client
