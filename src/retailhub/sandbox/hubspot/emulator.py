@@ -1,6 +1,7 @@
 """An emulated HubSpot portal: the CRM v3 objects API for contacts, notes and tickets (create,
-read, update, search) with HubSpot's shapes, status codes and error bodies, a private app bearer
-token, and a control route that makes the next calls answer 429 with Retry-After.
+read, update, search) and the properties API's create calls, with HubSpot's shapes, status
+codes and error bodies, a private app bearer token, and a control route that makes coming calls
+answer 429 with Retry-After.
 
 Shapes follow HubSpot's CRM v3 object OpenAPI documents (SimplePublicObject,
 CollectionResponseWithTotalSimplePublicObjectForwardPaging, Error): ids and property values are
@@ -14,7 +15,7 @@ import functools
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -38,6 +39,8 @@ from retailhub.sandbox.hubspot.store import (
 )
 from retailhub.sandbox.runner import register
 from retailhub.sandbox.seed import Estate
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 ACCESS_TOKEN = "pat-sandbox-retailhub"
 """The private app token the emulated portal accepts (`Authorization: Bearer ...`)."""
@@ -124,7 +127,7 @@ class HubSpotEmulator(Emulator):
         app.router.add_get(f"{base}/{{object_id}}", self._guarded(self.read))
         app.router.add_patch(f"{base}/{{object_id}}", self._guarded(self.update))
 
-    def _guarded(self, handler: Any) -> Any:
+    def _guarded(self, handler: Handler) -> Handler:
         """The handler behind HubSpot's gates: rate limit, bearer token, known object type; a
         Refusal becomes an error in HubSpot's shape."""
 
