@@ -8,7 +8,6 @@ errors as `{"code", "message", "errors": [{"path", "message"}]}`; lists paged by
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -199,7 +198,9 @@ class OpenLoyaltyEmulator(Emulator):
         """The earning rules, parsed once and again after every change."""
         if self._rules is None:
             rows = self.db.execute("SELECT rule_id, body FROM earning_rule ORDER BY seq")
-            self._rules = [EarningRule.from_body(r["rule_id"], json.loads(r["body"])) for r in rows]
+            self._rules = [
+                EarningRule.from_body(r["rule_id"], orjson.loads(r["body"])) for r in rows
+            ]
         return self._rules
 
     @property
