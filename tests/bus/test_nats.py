@@ -19,6 +19,7 @@ from nats.js.errors import NotFoundError
 
 from bus.contract import BusContract, Recorder, eventually, order_event
 from retailhub.bus import nats as nats_bus
+from retailhub.bus import nats_state
 from retailhub.bus.nats import NatsBus, subject_filter
 from retailhub.bus.port import EventBus, HandlerContext, Transaction
 from retailhub.canonical.cloudevents import CloudEvent
@@ -252,7 +253,7 @@ async def test_a_batch_is_invisible_until_the_relay_has_published_all_of_it(
 
         js = bus._jetstream
         half = [order_event(f"h-{i}") for i in range(4)]
-        await bus._write(lambda c: nats_bus.state.stage(c, "half-batch", bus._encode(half)))
+        await bus._write(lambda c: nats_state.stage(c, "half-batch", bus._encode(half)))
         for event in half[:2]:
             headers = {
                 nats_bus.BATCH_HEADER: "half-batch",

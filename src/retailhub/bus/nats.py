@@ -945,7 +945,7 @@ def _status(connection: Any, name: str, head: int) -> SubscriptionStatus:
 
 @dataclass(slots=True)
 class _Arrivals:
-    """What one fetch brought, sorted out: to handle, to acknowledge only, and to hand back."""
+    """What one fetch brought, sorted out: to handle, to acknowledge only, and to keep for later."""
 
     new: list[Delivery] = field(default_factory=list)
     kept: dict[int, state.KeptEvent] = field(default_factory=dict)
@@ -962,41 +962,61 @@ class _Worker:
         self.subscription = subscription
         self.matches = type_matcher(subscription.types)
         self.next_due: float | None = None
+        self.backlog: list[Msg] = []
 
     async def run(self) -> None:
         """Loop until stopped; a failing cycle is logged and retried after a short pause."""
         pause = 0.0
-        while not self.subscription.stopping:
-            try:
-                await self._cycle()
-                pause = 0.0
-            except Exception:
-                _log.exception("bus worker cycle failed", subscription=self.subscription.name)
-                pause = min(5.0, max(0.05, pause * 2))
-                await asyncio.sleep(pause)
+        try:
+            while not self.subscription.stopping:
+                try:
+                    await self._cycle()
+                    pause = 0.0
+                except Exception:
+                    _log.exception("bus worker cycle failed", subscription=self.subscription.name)
+                    pause = min(5.0, max(0.05, pause * 2))
+                    await asyncio.sleep(pause)
+        finally:
+            backlog, self.backlog = self.backlog, []
+            await _settle(backlog, ack=False)
 
     def _wait(self) -> float:
         """How long a fetch may wait: until the next retry falls due, at most `fetch_wait`."""
         if self.subscription.wake.is_set():
             self.subscription.wake.clear()
             return 0.001
-        wait = self.bus.fetch_wait
+        wait = min(self.bus.fetch_wait, 0.005) if self.backlog else self.bus.fetch_wait
         if self.next_due is not None:
             wait = min(wait, self.next_due - time.time())
         return max(0.001, wait)
 
     async def _fetch(self) -> list[Msg]:
-        """The next messages of the consumer, in stream order; none if it waited in vain."""
+        """The next messages of the consumer; none if it waited in vain."""
         try:
-            messages = await self.subscription.pull.fetch(self.bus.batch_size, timeout=self._wait())
+            return await self.subscription.pull.fetch(self.bus.batch_size, timeout=self._wait())
         except TimeoutError:
             return []
-        return sorted(messages, key=lambda m: m.metadata.sequence.stream)
 
     async def _cycle(self) -> None:
-        """Handle one batch: the fetched messages and the held events now due."""
+        """Handle one batch: the fetched messages and the held events now due.
+
+        Messages of a batch the relay is still publishing wait in `backlog`, unacknowledged,
+        and are looked at again with the next fetch; anything in hand when a cycle fails is
+        handed back to JetStream at once.
+        """
+        fetched = await self._fetch()
+        messages = sorted(self.backlog + fetched, key=lambda m: m.metadata.sequence.stream)
+        self.backlog = []
+        try:
+            await self._handle(messages)
+        except BaseException:
+            backlog, self.backlog = self.backlog, []
+            await _settle(messages + backlog, ack=False)
+            raise
+
+    async def _handle(self, messages: list[Msg]) -> None:
+        """Sort out, handle and commit one batch, then acknowledge what it settled."""
         subscription = self.subscription
-        messages = await self._fetch()
         arrivals = self._sort_out(messages)
         snapshot, unfinished, seen, held = await self.bus._read(
             partial(self._look_up, arrivals=arrivals, now=time.time())
@@ -1007,8 +1027,6 @@ class _Worker:
             await self._commit_scan(arrivals)
             if not messages:
                 await self._advance_when_idle()
-            elif arrivals.later:
-                await asyncio.sleep(min(0.05, self.bus.fetch_wait))
             return
         chains = build_chains(
             arrivals.new, snapshot.heads, snapshot.parked, held, snapshot.complete_keys
@@ -1022,7 +1040,6 @@ class _Worker:
             await unit.commit(partial(self._bookkeeping, arrivals=arrivals, deliveries=deliveries))
         except BaseException:
             await unit.abort()
-            await _settle(arrivals.done + arrivals.later, ack=False)
             raise
         if any(d.outcome is Outcome.FAILED for d in deliveries):
             self.next_due = time.time()
@@ -1032,7 +1049,7 @@ class _Worker:
             for callback in delivery.callbacks:
                 callback()
         await _settle(arrivals.done, ack=True)
-        await _settle(arrivals.later, ack=False)
+        self.backlog = arrivals.later
 
     def _sort_out(self, messages: list[Msg]) -> _Arrivals:
         """Split fetched messages into events to handle and messages only to acknowledge."""
@@ -1127,7 +1144,7 @@ class _Worker:
                 )
             )
         await _settle(arrivals.done, ack=True)
-        await _settle(arrivals.later, ack=False)
+        self.backlog = arrivals.later
 
     async def _advance_when_idle(self) -> None:
         """Move the cursor to the stream head once the consumer has nothing left to deliver.
