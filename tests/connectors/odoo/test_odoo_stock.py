@@ -79,3 +79,31 @@ async def test_adjusting_stock_never_held_creates_the_quant(odoo: OdooConnector)
 async def test_adjusting_an_unknown_sku_names_it(odoo: OdooConnector) -> None:
     with pytest.raises(MappingError, match="SKU-99999"):
         await odoo.adjust_stock("SKU-99999", "AMS01", Decimal(1), "k-unknown")
+
+
+async def test_a_move_named_by_the_key_and_its_counter_is_already_applied(
+    odoo: OdooConnector, estate: Estate
+) -> None:
+    before = estate.stock("SKU-10000", "DHG04").on_hand
+    [product] = await odoo.client.search_read(
+        "product.product", [("default_code", "=", "SKU-10000")], ["id"]
+    )
+    [adjustment] = await odoo.client.search_read(
+        "stock.location", [("usage", "=", "inventory")], ["id"]
+    )
+    for name in ("count_9 (Mitchell Admin)", "countX10 (Mitchell Admin)"):
+        await odoo.client.create(
+            "stock.move",
+            {
+                "name": name,
+                "reference": name,
+                "product_id": product["id"],
+                "location_id": adjustment["id"],
+                "location_dest_id": adjustment["id"],
+            },
+        )
+
+    await odoo.adjust_stock("SKU-10000", "DHG04", Decimal(4), "count_9")
+    await odoo.adjust_stock("SKU-10000", "DHG04", Decimal(1), "count_10")
+
+    assert await _on_hand(odoo, "SKU-10000", "DHG04") == before + 1

@@ -214,10 +214,7 @@ class OdooConnector(ErpPort):
     async def adjust_stock(self, sku: str, location: str, delta: Decimal, key: str) -> None:
         if delta == 0:
             return
-        done = await self.client.search_read(
-            "stock.move", [("reference", "=", key)], ["id"], limit=1
-        )
-        if done:
+        if await self._adjusted(key):
             return
         store = await self._store(location)
         products = await self._products_for([(sku, None)])
@@ -250,6 +247,18 @@ class OdooConnector(ErpPort):
             [quant_id],
             context={**counting, "inventory_name": key},
         )
+
+    async def _adjusted(self, key: str) -> bool:
+        """True when a stock move is named by `key`: Odoo names an applied adjustment after the
+        `inventory_name` context, adding ` (<user>)` when the quant is assigned to someone."""
+        escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        moves = await self.client.search_read(
+            "stock.move",
+            ["|", ("reference", "=", key), ("reference", "=like", f"{escaped} (%)")],
+            ["id"],
+            limit=1,
+        )
+        return bool(moves)
 
     async def stock_levels(self, location: str | None = None) -> list[InventoryLevel]:
         stores = await self._all_stores()

@@ -137,6 +137,7 @@ MODELS: dict[str, Model] = {
                 "standard_price": FLOAT,
                 "x_price_floor": FLOAT,
                 "type": char("Product Type"),
+                "is_storable": BOOLEAN,
                 "uom_id": m2o("uom.uom", "Unit", required=True),
                 "taxes_id": Field(Kind.MANY2MANY, comodel="account.tax"),
                 "currency_id": m2o("res.currency"),

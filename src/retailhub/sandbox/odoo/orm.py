@@ -300,6 +300,9 @@ class Orm:
         if operator in ("like", "ilike", "not ilike"):
             negate = "NOT " if operator.startswith("not") else ""
             return f"COALESCE({name}, '') {negate}LIKE ?", [f"%{value}%"]
+        if operator in ("=like", "=ilike"):
+            # Odoo hands the pattern to SQL as it is: `%` and `_` match, `\` escapes.
+            return f"COALESCE({name}, '') LIKE ? ESCAPE '\\'", [value]
         if operator not in _OPERATORS:
             raise faults.value_error(f"Invalid leaf {leaf!r}: operator {operator!r}")
         if value is False or value is None:
