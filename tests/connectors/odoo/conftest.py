@@ -4,6 +4,7 @@ with its own state folder, and a connector pointed at it."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -33,10 +34,22 @@ def estate() -> Estate:
     )
 
 
+@pytest.fixture(scope="session")
+def seeded_state(tmp_path_factory: pytest.TempPathFactory, estate: Estate) -> Path:
+    """The emulator's state file seeded once; each test starts from a copy of it."""
+    template = OdooEmulator(tmp_path_factory.mktemp("odoo-template"))
+    template.load(estate)
+    template.close_state()
+    return template.state_path
+
+
 @pytest.fixture
-async def emulator(tmp_path: Path, estate: Estate) -> AsyncIterator[OdooEmulator]:
-    """A running Odoo emulator seeded with the small estate."""
+async def emulator(
+    tmp_path: Path, estate: Estate, seeded_state: Path
+) -> AsyncIterator[OdooEmulator]:
+    """A running Odoo emulator with its own copy of the seeded state."""
     odoo = OdooEmulator(tmp_path)
+    shutil.copy(seeded_state, odoo.state_path)
     odoo.load(estate)
     await odoo.start()
     yield odoo
