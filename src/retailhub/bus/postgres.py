@@ -101,10 +101,10 @@ class _PostgresTransaction(Transaction):
     async def insert(self, events: list[EncodedEvent]) -> list[int]:
         """Append events to the log within this transaction."""
         await self._enter()
-        positions = await store.insert_events(
+        positions, fresh = await store.insert_events(
             self._connection, events, time.time(), self._bus._partitions, self._bus._channel
         )
-        self.published.append((positions, events))
+        self.published.append(_newly_logged(positions, events, fresh))
         return positions
 
 
@@ -340,10 +340,10 @@ class PostgresBus(EventBus):
             return await transaction.insert(encoded)
         self._refuse_inside_handler("publish")
         async with self._require_open().acquire() as connection, connection.transaction():
-            positions = await store.insert_events(
+            positions, fresh = await store.insert_events(
                 connection, encoded, time.time(), self._partitions, self._channel
             )
-        self._published([(positions, encoded)])
+        self._published([_newly_logged(positions, encoded, fresh)])
         return positions
 
     def _refuse_inside_handler(self, action: str) -> None:
@@ -598,6 +598,17 @@ class PostgresBus(EventBus):
 
         deleted, oldest = await self._in_transaction(work, notify=False)
         return RetentionReport(deleted, oldest)
+
+
+def _newly_logged(
+    positions: list[int], events: list[EncodedEvent], fresh: set[int]
+) -> tuple[list[int], list[EncodedEvent]]:
+    """The events a publish actually appended, to remember: never a duplicate's new content."""
+    kept: dict[int, EncodedEvent] = {}
+    for position, event in zip(positions, events, strict=True):
+        if position in fresh and position not in kept:
+            kept[position] = event
+    return list(kept), list(kept.values())
 
 
 def _set_on_loss(lost: asyncio.Event, _connection: Any) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import orjson
 
 from retailhub.bus.codec import EncodedEvent, dumps
@@ -119,7 +120,17 @@ async def create_schema(connection: Connection, partitions: int) -> int:
             partitions,
         )
         await connection.execute("INSERT INTO bus_lock VALUES ('log') ON CONFLICT DO NOTHING")
+        await _prefer_lz4(connection)
         return int(await connection.fetchval("SELECT partitions FROM bus_head"))
+
+
+async def _prefer_lz4(connection: Connection) -> None:
+    """Compress payloads with lz4 where the server has it: half the insert time of pglz here."""
+    try:
+        async with connection.transaction():
+            await connection.execute("ALTER TABLE bus_log ALTER COLUMN payload SET COMPRESSION lz4")
+    except asyncpg.PostgresError:
+        pass  # PostgreSQL before 14, or built without lz4: pglz it is
 
 
 def partition_of(key: str | None, event_id: str, partitions: int) -> int:
@@ -141,36 +152,36 @@ async def insert_events(
     recorded_at: float,
     partitions: int,
     channel: str,
-) -> list[int]:
-    """Append events in the open transaction and return their positions; notify at commit.
+) -> tuple[list[int], set[int]]:
+    """Append events in the open transaction; return their positions and the ones newly logged.
 
-    The counter row's lock is held until the transaction ends, so publishers commit in position
-    order. An event whose (id, source) is already logged keeps its original position.
+    One statement takes the counter row's lock (held until the transaction ends, so publishers
+    commit in position order) only once the whole batch has reached the server, and notifies
+    listeners at commit. An event whose (id, source) is already logged keeps its original
+    position (and its original content).
     """
-    last = await connection.fetchval(
-        "UPDATE bus_head SET position = position + $1 "
-        "RETURNING position, pg_notify($2, '') IS NULL",
+    inserted = await connection.fetch(
+        "WITH head AS (UPDATE bus_head SET position = position + $1 "
+        "  RETURNING position - $1 AS base, pg_notify($2, '') AS notified) "
+        "INSERT INTO bus_log (position, event_id, source, type, key, partition, recorded_at, "
+        "payload) SELECT head.base + u.n, u.event_id, u.source, u.type, u.key, u.partition, $3, "
+        "u.payload FROM head, unnest($4::text[], $5::text[], $6::text[], $7::text[], "
+        "$8::integer[], $9::bytea[]) WITH ORDINALITY "
+        "AS u(event_id, source, type, key, partition, payload, n) "
+        "ORDER BY u.n ON CONFLICT (event_id, source) DO NOTHING RETURNING position",
         len(events),
         channel,
-    )
-    first = int(last) - len(events) + 1
-    inserted = await connection.fetch(
-        "INSERT INTO bus_log (position, event_id, source, type, key, partition, recorded_at, "
-        "payload) SELECT u.position, u.event_id, u.source, u.type, u.key, u.partition, $7, "
-        "u.payload FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], "
-        "$6::integer[], $8::bytea[]) AS u(position, event_id, source, type, key, partition, "
-        "payload) ORDER BY u.position ON CONFLICT (event_id, source) DO NOTHING RETURNING position",
-        list(range(first, first + len(events))),
+        recorded_at,
         [e.event_id for e in events],
         [e.source for e in events],
         [e.type for e in events],
         [e.key for e in events],
         [partition_of(e.key, e.event_id, partitions) for e in events],
-        recorded_at,
         [e.payload for e in events],
     )
-    if len(inserted) == len(events):
-        return list(range(first, first + len(events)))
+    fresh = {int(r[0]) for r in inserted}
+    if len(fresh) == len(events):
+        return sorted(fresh), fresh
     known = {
         (r[0], r[1]): int(r[2])
         for r in await connection.fetch(
@@ -181,7 +192,7 @@ async def insert_events(
             [e.source for e in events],
         )
     }
-    return [known[(e.event_id, e.source)] for e in events]
+    return [known[(e.event_id, e.source)] for e in events], fresh
 
 
 async def log_head(connection: Connection) -> int:
@@ -317,24 +328,32 @@ async def read_batch(
     limit: int,
 ) -> BatchSnapshot:
     """Read the next batch of the claimed partitions: new events past their cursors, due heads."""
-    head = await log_head(connection)
     parts = sorted(cursors)
     rows = await connection.fetch(
-        "SELECT l.position, l.event_id, l.key, l.payload FROM "
-        "unnest($1::integer[], $2::bigint[]) AS c(partition, cursor) CROSS JOIN LATERAL ("
-        "  SELECT position, event_id, key, payload FROM bus_log"
-        "  WHERE partition = c.partition AND position > c.cursor AND position <= $3"
-        "  AND ($4::text[] IS NULL OR type LIKE ANY($4)) ORDER BY position LIMIT $5) AS l "
-        "ORDER BY l.position LIMIT $5",
+        "SELECT h.position, l.position, l.event_id, l.key, l.payload "
+        "FROM (SELECT position FROM bus_head) AS h LEFT JOIN LATERAL ("
+        "  SELECT e.* FROM unnest($1::integer[], $2::bigint[]) AS c(partition, cursor) "
+        "  CROSS JOIN LATERAL (SELECT position, event_id, key, payload FROM bus_log"
+        "    WHERE partition = c.partition AND position > c.cursor AND position <= h.position"
+        "    AND ($3::text[] IS NULL OR type LIKE ANY($3)) ORDER BY position LIMIT $4) AS e"
+        ") AS l ON true ORDER BY l.position LIMIT $4",
         parts,
         [cursors[p] for p in parts],
-        head,
         types,
         limit,
     )
-    boundary = int(rows[-1][0]) if len(rows) == limit else head
+    head = int(rows[0][0])
+    found = [r for r in rows if r[1] is not None]
+    boundary = int(found[-1][1]) if len(found) == limit else head
     scanned_to = {p: max(c, boundary) for p, c in cursors.items()}
-    new = [Delivery(int(r[0]), r[1], r[2], r[3]) for r in rows]
+    new = [Delivery(int(r[1]), r[2], r[3], r[4]) for r in found]
+    held_count, next_due = await connection.fetchrow(
+        "SELECT count(*), min(next_attempt_at) FILTER (WHERE state = 'retrying') "
+        "FROM bus_held WHERE subscription = $1",
+        name,
+    )
+    if not held_count:
+        return BatchSnapshot(dict(cursors), scanned_to, new, [], {}, set(), set(), None)
     heads = [
         _held_delivery(r)
         for r in await connection.fetch(
@@ -374,10 +393,6 @@ async def read_batch(
                 new_keys,
             )
         }
-    next_due = await connection.fetchval(
-        "SELECT min(next_attempt_at) FROM bus_held WHERE subscription = $1 AND state = 'retrying'",
-        name,
-    )
     return BatchSnapshot(
         dict(cursors), scanned_to, new, heads, parked, complete_keys, held_keys, next_due
     )
