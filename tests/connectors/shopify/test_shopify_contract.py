@@ -3,8 +3,10 @@ paging, and each write repeated with the same key leaving one document."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from shopify_sandbox import connect, count, place_order
@@ -25,6 +27,8 @@ from retailhub.canonical.promotion import (
 )
 from retailhub.canonical.returns import Return, ReturnLine, ReturnStatus
 from retailhub.connectors.errors import MappingError
+from retailhub.connectors.http import RequestRefused
+from retailhub.connectors.shopify import connector as connector_module
 from retailhub.connectors.shopify.connector import ShopifyConnector, discount_code
 from retailhub.sandbox.seed import Estate
 from retailhub.sandbox.shopify import ShopifyEmulator
@@ -314,3 +318,25 @@ async def test_facts_shared_by_every_variant_are_not_offered_as_options(
     product = (await connector.client._get(f"products/{product_id}"))["product"]
     assert [o["name"] for o in product["options"]] == ["Title"]
     assert product["variants"][0]["title"] == "Default Title"
+
+
+async def test_stock_of_many_skus_is_read_in_batches_shopify_accepts(
+    connector: ShopifyConnector, small_estate: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = list(range(1, 52))
+    with pytest.raises(RequestRefused) as refused:
+        await anext(connector.client.inventory_levels(items))
+    assert refused.value.status == 422
+    monkeypatch.setattr(connector_module, "MAX_IDS_PER_FILTER", 15)
+    batches: list[int] = []
+    read = connector.client.inventory_levels
+
+    def counted(items: Sequence[int], locations: Sequence[int] = ()) -> AsyncIterator[Any]:
+        batches.append(len(items))
+        return read(items, locations)
+
+    monkeypatch.setattr(connector.client, "inventory_levels", counted)
+    skus = [p.sku for p in small_estate.products]
+    levels = await connector.inventory_levels(skus, "WEB")
+    assert [level.sku for level in levels] == skus
+    assert batches == [15, 15, 10]

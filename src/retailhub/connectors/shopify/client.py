@@ -32,6 +32,8 @@ ACCESS_TOKEN_HEADER = "X-Shopify-Access-Token"
 CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
 MAX_PAGE_SIZE = 250
 """The largest `limit` Shopify accepts on a list endpoint."""
+MAX_IDS_PER_FILTER = 50
+"""The most ids `GET /inventory_levels.json` takes in `inventory_item_ids` or `location_ids`."""
 
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
@@ -249,7 +251,8 @@ class ShopifyClient:
     def inventory_levels(
         self, inventory_item_ids: Sequence[int] = (), location_ids: Sequence[int] = ()
     ) -> AsyncIterator[Resource]:
-        """Levels of some items and/or at some locations (Shopify needs at least one filter)."""
+        """Levels of some items and/or at some locations (Shopify needs at least one filter, and
+        takes at most MAX_IDS_PER_FILTER ids in each)."""
         params: dict[str, str | int] = {}
         if inventory_item_ids:
             params["inventory_item_ids"] = ",".join(map(str, inventory_item_ids))

@@ -42,6 +42,7 @@ from retailhub.connectors.errors import MappingError
 from retailhub.connectors.ports import CommercePort
 from retailhub.connectors.shopify.client import (
     API_VERSION,
+    MAX_IDS_PER_FILTER,
     MAX_PAGE_SIZE,
     SYSTEM,
     Resource,
@@ -204,7 +205,7 @@ class ShopifyConnector(CommercePort):
         """Orders of any status updated at or after `since`, page by page; an order that cannot
         be mapped stops the catch-up with a MappingError naming it, rather than being skipped."""
         codes = await self.location_codes()
-        async for order in self.client.orders(since.isoformat(), limit=self.page_size):
+        async for order in self.client.orders(_shopify_time(since), limit=self.page_size):
             yield order_to_canonical(order, location_code_by_id=codes)
 
     async def returns_for_order(self, order_id: str) -> list[Return]:
@@ -336,9 +337,13 @@ class ShopifyConnector(CommercePort):
         by_item = {ref.inventory_item_id: sku for sku, ref in known.items()}
         locations = [(await self.location_ids())[location]] if location else []
         codes = await self.location_codes()
+        items = list(by_item)
         return [
             inventory_level_to_canonical(level, by_item, codes)
-            async for level in self.client.inventory_levels(list(by_item), locations)
+            for start in range(0, len(items), MAX_IDS_PER_FILTER)
+            async for level in self.client.inventory_levels(
+                items[start : start + MAX_IDS_PER_FILTER], locations
+            )
         ]
 
     async def set_price(self, price: Price) -> None:
@@ -419,6 +424,12 @@ class ShopifyConnector(CommercePort):
     async def subscribe_webhooks(self, address: str, topics: Sequence[str]) -> list[str]:
         """Subscribe the hub's inbound endpoint to `topics` (once each); returns the ids."""
         return [str((await self.client.subscribe(topic, address))["id"]) for topic in topics]
+
+
+def _shopify_time(moment: datetime) -> str:
+    """A filter time as Shopify writes them: whole seconds with the offset, rounded down so an
+    inclusive `*_min` filter misses nothing."""
+    return moment.replace(microsecond=0).isoformat()
 
 
 def _shopify_order(order_id: str) -> int:

@@ -19,6 +19,9 @@ from retailhub.sandbox.shopify.api import (
 )
 from retailhub.sandbox.shopify.state import Body, VariantRow
 
+MAX_IDS_PER_FILTER = 50
+"""How many ids Shopify takes in one `inventory_item_ids` or `location_ids` filter."""
+
 
 class CatalogueRoutes(ShopApi):
     """Products, variants, locations and inventory levels."""
@@ -167,6 +170,8 @@ class CatalogueRoutes(ShopApi):
                     filters[name] = [int(v) for v in raw.split(",") if v.strip()]
                 except ValueError:
                     return errors({name: ["is invalid"]}, 422)
+                if len(filters[name]) > MAX_IDS_PER_FILTER:
+                    return errors({name: [f"accepts at most {MAX_IDS_PER_FILTER} ids"]}, 422)
         if not filters and "page_info" not in request.query:
             return errors({"base": ["inventory_item_ids or location_ids must be given"]}, 422)
         return self._paged(

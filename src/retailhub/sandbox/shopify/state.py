@@ -156,6 +156,11 @@ class ShopState:
         args.append(limit)
         return [_body(row) for row in self.db.execute(sql, args)]
 
+    def count(self, kind: str) -> int:
+        """How many resources of `kind` the shop holds."""
+        row = self.db.execute("SELECT COUNT(*) FROM resource WHERE kind = ?", (kind,)).fetchone()
+        return int(row[0])
+
     def delete(self, kind: str, resource_id: int) -> None:
         """Remove a resource."""
         self.db.execute("DELETE FROM resource WHERE kind = ? AND id = ?", (kind, resource_id))
