@@ -36,22 +36,27 @@ def _http(status: int, exception: str, message: str) -> OdooFault:
 
 
 def bad_request(message: str) -> OdooFault:
+    """A body that is not a JSON object (HTTP 400)."""
     return _http(400, "BadRequest", message)
 
 
 def unauthorized(message: str = "Invalid apikey") -> OdooFault:
+    """A missing or unknown API key (HTTP 401)."""
     return _http(401, "Unauthorized", message)
 
 
 def not_found(message: str) -> OdooFault:
+    """An unknown model, method or route (HTTP 404)."""
     return _http(404, "NotFound", message)
 
 
 def unprocessable(message: str) -> OdooFault:
+    """Arguments that do not bind to the method (HTTP 422)."""
     return _http(422, "UnprocessableEntity", message)
 
 
 def too_many_requests(message: str = "Too many requests, retry later") -> OdooFault:
+    """A rate-limited call (HTTP 429)."""
     return _http(429, "TooManyRequests", message)
 
 

@@ -38,14 +38,17 @@ class Field:
 
 
 def char(label: str = "", *, required: bool = False) -> Field:
+    """A char (or selection, date-like text) field."""
     return Field(Kind.CHAR, required=required, label=label)
 
 
 def m2o(comodel: str, label: str = "", *, required: bool = False) -> Field:
+    """A many2one to `comodel`."""
     return Field(Kind.MANY2ONE, comodel=comodel, required=required, label=label)
 
 
 def o2m(comodel: str, inverse: str) -> Field:
+    """A one2many: the `comodel` records whose `inverse` points here."""
     return Field(Kind.ONE2MANY, comodel=comodel, inverse=inverse)
 
 
