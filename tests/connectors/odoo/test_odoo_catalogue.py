@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from odoo_sandbox import PRODUCTS, YEAR, connect
 
 from retailhub.canonical.base import Channel
 from retailhub.canonical.money import Money
 from retailhub.canonical.product import ProductStatus, UnitOfMeasure
 from retailhub.connectors.odoo.connector import OdooConnector, OdooSettings
-from retailhub.sandbox.odoo import OdooEmulator
+from retailhub.resilience import ResiliencePolicy
+from retailhub.sandbox.odoo import SANDBOX_API_KEY, SANDBOX_DATABASE, OdooEmulator
 from retailhub.sandbox.odoo.seeding import cost_of, price_floor_of
 from retailhub.sandbox.seed import CET, Estate
 
@@ -114,3 +116,21 @@ async def test_pricing_controls_without_a_floor_field(emulator: OdooEmulator) ->
     assert control.price_floor is None
     assert control.cost is not None
     assert control.cost.amount > Decimal(0)
+
+
+async def test_a_connector_from_estate_options(emulator: OdooEmulator) -> None:
+    assert emulator.url is not None
+    connector = OdooConnector.from_options(
+        emulator.url,
+        SANDBOX_API_KEY,
+        ResiliencePolicy(),
+        {"database": SANDBOX_DATABASE, "price_floor_field": "", "web_pricelist": "Web shop"},
+    )
+    try:
+        [control] = await connector.pricing_controls(["SKU-10000"])
+    finally:
+        await connector.close()
+
+    assert control.price_floor is None
+    with pytest.raises(ValueError, match="no option 'colour'"):
+        OdooConnector.from_options(emulator.url, "k", ResiliencePolicy(), {"colour": "red"})

@@ -126,6 +126,52 @@ class OdooConnector(ErpPort):
         self._sku_by_product: dict[int, str] = {}
         self._partners: dict[str, int] = {}
 
+    @classmethod
+    def from_options(
+        cls,
+        base_url: str,
+        api_key: str,
+        policy: ResiliencePolicy,
+        options: Mapping[str, Any],
+    ) -> OdooConnector:
+        """A connector from an estate file's `options` for the system: `database`, `timezone`,
+        `store_pricelist`, `web_pricelist`, `price_floor_field` and `shipping_sku` (empty for
+        none), `walk_in_ref`, `default_location`, `root_category`, `page_size`."""
+        known = {
+            "database",
+            "timezone",
+            "store_pricelist",
+            "web_pricelist",
+            "price_floor_field",
+            "shipping_sku",
+            "walk_in_ref",
+            "default_location",
+            "root_category",
+            "page_size",
+        }
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(
+                f"odoo has no option {unknown[0]!r}; it takes {', '.join(sorted(known))}"
+            )
+        defaults = OdooSettings()
+        pricelists = dict(defaults.pricelists)
+        pricelists[Channel.STORE] = str(options.get("store_pricelist", pricelists[Channel.STORE]))
+        pricelists[Channel.WEB] = str(options.get("web_pricelist", pricelists[Channel.WEB]))
+        settings = OdooSettings(
+            timezone=str(options.get("timezone", defaults.timezone)),
+            pricelists=pricelists,
+            price_floor_field=_optional(options, "price_floor_field", defaults.price_floor_field),
+            shipping_sku=_optional(options, "shipping_sku", defaults.shipping_sku),
+            walk_in_ref=str(options.get("walk_in_ref", defaults.walk_in_ref)),
+            default_location=str(options.get("default_location", defaults.default_location)),
+            root_category=str(options.get("root_category", defaults.root_category)),
+            page_size=int(options.get("page_size", defaults.page_size)),
+        )
+        database = options.get("database")
+        credentials = OdooCredentials(api_key, None if database is None else str(database))
+        return cls(base_url, credentials, policy, settings=settings)
+
     async def close(self) -> None:
         await self.client.close()
 
@@ -506,6 +552,12 @@ class OdooConnector(ErpPort):
             if slot not in chosen or (start, item.id) > chosen[slot][:2]:
                 chosen[slot] = (start, item.id, rule)
         return {slot: rule for slot, (_, _, rule) in chosen.items()}
+
+
+def _optional(options: Mapping[str, Any], name: str, default: str | None) -> str | None:
+    """An option that may be switched off with an empty value."""
+    value = options.get(name, default)
+    return str(value) if value else None
 
 
 def _barcode_forms(gtin: str) -> list[str]:
