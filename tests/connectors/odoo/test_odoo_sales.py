@@ -12,6 +12,7 @@ from retailhub.canonical.money import Money
 from retailhub.canonical.order import OrderStatus
 from retailhub.connectors.errors import MappingError
 from retailhub.connectors.odoo.connector import OdooConnector
+from retailhub.sandbox.seed import Estate
 
 DAY = date(2026, 11, 20)
 
@@ -167,3 +168,30 @@ async def test_postings_of_a_business_day_per_store(odoo: OdooConnector) -> None
     assert {p.key for p in await odoo.postings(date(2026, 11, 21))} == {"d-3"}
     assert all(p.business_day == DAY and p.amount is not None for p in everywhere)
     assert PLACED.date() == DAY
+
+
+async def test_a_line_scanned_by_barcode_only_is_posted(
+    odoo: OdooConnector, estate: Estate
+) -> None:
+    order = sale("G-1", [("SKU-10000", "2", "2.19"), ("SKU-10004", "1", "8.29")])
+    scanned = order.model_copy(
+        update={
+            "lines": [
+                order.lines[0],
+                order.lines[1].model_copy(
+                    update={"sku": None, "gtin": estate.product("SKU-10004").gtins[0]}
+                ),
+            ]
+        }
+    )
+
+    posting = await odoo.post_sale_order(scanned, "order:G-1")
+
+    assert posting.amount == order.totals.grand_total
+    [record] = await odoo.client.search_read(
+        "sale.order", [("client_order_ref", "=", "order:G-1")], ["order_line"]
+    )
+    lines = await odoo.client.search_read(
+        "sale.order.line", [("id", "in", record["order_line"])], ["product_id"]
+    )
+    assert [line["product_id"][1].split("]")[0] for line in lines] == ["[SKU-10000", "[SKU-10004"]
