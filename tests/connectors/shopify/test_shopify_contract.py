@@ -340,3 +340,15 @@ async def test_stock_of_many_skus_is_read_in_batches_shopify_accepts(
     levels = await connector.inventory_levels(skus, "WEB")
     assert [level.sku for level in levels] == skus
     assert batches == [15, 15, 10]
+
+
+async def test_a_shopify_pos_sale_reads_as_a_store_sale_at_its_estate_location(
+    connector: ShopifyConnector, small_estate: Estate
+) -> None:
+    amsterdam = (await connector.location_ids())["AMS01"]
+    placed = await place_order(
+        connector, small_estate.products[6].sku, source_name="pos", location_id=amsterdam
+    )
+    order = await connector.get_order(str(placed["id"]))
+    assert order is not None
+    assert (order.channel, order.location) == (Channel.STORE, "AMS01")

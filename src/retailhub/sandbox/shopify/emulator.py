@@ -221,7 +221,7 @@ class ShopifyEmulator(
         customer = shapes.customer_resource(fields, stamp)
         customer["created_at"] = stamp
         addresses = [
-            shapes.address_resource(a, customer["id"] + i, customer, default=i == 0)
+            shapes.address_resource(a, customer["id"] * 10 + i, customer, default=i == 0)
             for i, a in enumerate(fields.get("addresses", []))
         ]
         email = customer.get("email")
