@@ -141,3 +141,13 @@ async def test_the_watcher_stops_after_its_scan_budget(folder: Path, bus: Sqlite
     watcher = PoslogDropFolder(folder / "not-yet-created", bus, poll_interval_s=0.01)
 
     assert await asyncio.wait_for(watcher.run(asyncio.Event(), max_scans=3), timeout=5) == 0
+
+
+async def test_an_oversized_file_is_rejected_unread(folder: Path, bus: SqliteBus) -> None:
+    write_to_drop_folder(folder, "huge.xml", journal(sale(2), sale(3)))
+
+    (outcome,) = await PoslogDropFolder(folder, bus, max_file_bytes=100).scan_once()
+
+    assert outcome.verdict is FileVerdict.REJECTED
+    assert "more than the 100" in (folder / "rejected" / "huge.xml.reason.txt").read_text()
+    assert await logged(bus) == 0

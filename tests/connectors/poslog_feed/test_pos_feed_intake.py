@@ -10,7 +10,8 @@ from pos_feed_journals import journal, sale, sale_without_price, sign_on
 
 from retailhub.bus.sqlite import SqliteBus
 from retailhub.canonical.catalogue import validate_event
-from retailhub.connectors.poslog import PoslogSyntaxError
+from retailhub.canonical.returns import Return, ReturnStatus
+from retailhub.connectors.poslog import PoslogSyntaxError, canonical_to_poslog
 from retailhub.connectors.poslog.intake import (
     ORDER_CANCELLED,
     ORDER_CREATED,
@@ -98,3 +99,17 @@ def test_a_file_where_every_basket_fails_is_rejected() -> None:
 def test_a_file_that_is_not_poslog_raises() -> None:
     with pytest.raises(PoslogSyntaxError):
         poslog_intake(b"<POSLog><Transaction>")
+
+
+def test_a_cancelled_return_is_counted_not_published(estate: Estate) -> None:
+    tills = TillSimulator(estate, seed=5)
+    returned = next(
+        d for _ in range(10) for d in tills.run("EIN05", 30, DAY).documents if isinstance(d, Return)
+    )
+    abandoned = returned.model_copy(update={"status": ReturnStatus.CANCELLED})
+
+    intake = poslog_intake(canonical_to_poslog([abandoned]))
+
+    assert intake.events == ()
+    assert intake.cancelled_returns == 1
+    assert not intake.rejected

@@ -12,8 +12,8 @@ events in one bus transaction, and then moves it:
   transactions). If some transactions failed, their failures are written next to it in
   `processed/<name>.reason.txt`: the good sales must not wait for one bad basket, and the
   operator fixes and re-drops only the failed ones (a re-drop of the whole file is harmless).
-- to `rejected/` with `<name>.reason.txt` when the file cannot be read as POSLog at all, or
-  every transaction in it failed. Nothing is published for it.
+- to `rejected/` with `<name>.reason.txt` when the file cannot be read as POSLog at all, is
+  larger than `max_file_bytes`, or every transaction in it failed. Nothing is published for it.
 
 Each line of a reason file names the transaction (sequence number, store, workstation), the
 field and the reason. Crash safety: events commit before the file moves; if the process dies
@@ -48,6 +48,8 @@ PARTIAL_SUFFIX = ".tmp"
 REASON_SUFFIX = ".reason.txt"
 MIN_POLL_INTERVAL_S = 0.01
 MAX_POLL_INTERVAL_S = 60.0
+DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024
+"""A till journal larger than this is rejected unread rather than loaded into memory."""
 _MAX_NAME_ATTEMPTS = 1000
 
 
@@ -81,6 +83,7 @@ class PoslogDropFolder:
         poll_interval_s: float = 1.0,
         max_files_per_scan: int = 100,
         pattern: str = "*.xml",
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         store_timezone: tzinfo = UTC,
         weight_unit: UnitOfMeasure | None = None,
     ) -> None:
@@ -89,6 +92,7 @@ class PoslogDropFolder:
         self.poll_interval_s = min(max(poll_interval_s, MIN_POLL_INTERVAL_S), MAX_POLL_INTERVAL_S)
         self.max_files_per_scan = max(1, max_files_per_scan)
         self.pattern = pattern.lower()
+        self.max_file_bytes = max_file_bytes
         self.store_timezone = store_timezone
         self.weight_unit = weight_unit
 
@@ -96,29 +100,39 @@ class PoslogDropFolder:
         """Complete files waiting in the folder, oldest first (at most one scan's worth)."""
         if not self.folder.is_dir():
             return []
-        files = [
-            entry
-            for entry in self.folder.iterdir()
-            if entry.is_file()
-            and fnmatch(entry.name.lower(), self.pattern)
-            and not entry.name.startswith(".")
-            and not entry.name.endswith(PARTIAL_SUFFIX)
-        ]
-        files.sort(key=lambda path: (path.stat().st_mtime_ns, path.name))
-        return files[: self.max_files_per_scan]
+        waiting: list[tuple[int, str, Path]] = []
+        for entry in self.folder.iterdir():
+            name = entry.name
+            if name.startswith(".") or name.endswith(PARTIAL_SUFFIX):
+                continue
+            if not fnmatch(name.lower(), self.pattern):
+                continue
+            try:
+                if entry.is_file():
+                    waiting.append((entry.stat().st_mtime_ns, name, entry))
+            except FileNotFoundError:
+                continue  # taken by another watcher of the same folder meanwhile
+        waiting.sort()
+        return [path for _, _, path in waiting[: self.max_files_per_scan]]
 
     async def scan_once(self) -> list[DroppedFile]:
         """Take in every complete file present now; return what became of each."""
-        return [await self.take_in(path) for path in self.pending()]
+        taken: list[DroppedFile] = []
+        for path in self.pending():
+            try:
+                taken.append(await self.take_in(path))
+            except FileNotFoundError:
+                _log.info("poslog file gone before it was taken in", file=path.name)
+        return taken
 
     async def take_in(self, path: Path) -> DroppedFile:
         """Publish one file's events, then move it to processed/ or rejected/."""
+        size = path.stat().st_size
+        if size > self.max_file_bytes:
+            reason = f"file: {size} bytes is more than the {self.max_file_bytes} a journal may hold"
+            return self._move(path, FileVerdict.REJECTED, 0, (reason,))
         try:
-            intake = poslog_intake(
-                path.read_bytes(),
-                store_timezone=self.store_timezone,
-                weight_unit=self.weight_unit,
-            )
+            intake = await asyncio.to_thread(self._read, path)
         except PoslogSyntaxError as error:
             return self._move(path, FileVerdict.REJECTED, 0, (f"file: {error}",))
         failures = tuple(_describe(f) for f in intake.failures)
@@ -126,6 +140,12 @@ class PoslogDropFolder:
             return self._move(path, FileVerdict.REJECTED, 0, failures)
         await publish_intake(self.bus, intake.events)
         return self._move(path, _verdict(intake), len(intake.events), failures)
+
+    def _read(self, path: Path) -> PoslogIntake:
+        """Read and map a file (in a worker thread: a day's journal takes a while to parse)."""
+        return poslog_intake(
+            path.read_bytes(), store_timezone=self.store_timezone, weight_unit=self.weight_unit
+        )
 
     async def run(self, stop: asyncio.Event, *, max_scans: int | None = None) -> int:
         """Scan every poll interval until `stop` is set (or `max_scans` scans); return files taken."""
