@@ -352,3 +352,39 @@ async def test_a_shopify_pos_sale_reads_as_a_store_sale_at_its_estate_location(
     order = await connector.get_order(str(placed["id"]))
     assert order is not None
     assert (order.channel, order.location) == (Channel.STORE, "AMS01")
+
+
+async def test_a_listing_made_outside_the_hub_is_found_not_duplicated(
+    connector: ShopifyConnector, emulator: ShopifyEmulator, small_estate: Estate
+) -> None:
+    await connector.variant(small_estate.products[0].sku)
+    made = await connector.client.create_product(
+        {"title": "Oat milk 1 l", "variants": [{"sku": "SKU-OAT-1L", "price": "2.49"}]}
+    )
+    before = count(emulator, "product")
+    oat = Product(sku="SKU-OAT-1L", title="Oat milk 1 l", brand="Oatly")
+    assert await connector.upsert_products([oat]) == str(made["id"])
+    assert count(emulator, "product") == before
+
+
+async def test_unknown_skus_rebuild_the_index_at_most_once_a_minute(
+    connector: ShopifyConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rebuilds: list[int] = []
+    listing = connector.client.products
+
+    def counted(*, fields: Sequence[str] = ()) -> AsyncIterator[dict[str, Any]]:
+        rebuilds.append(1)
+        return listing(fields=fields)
+
+    monkeypatch.setattr(connector.client, "products", counted)
+    for sku in ("SKU-GONE-1", "SKU-GONE-2", "SKU-GONE-3"):
+        price = Price(
+            sku=sku,
+            channel=Channel.WEB,
+            list_price=Money.of("1.00", "EUR"),
+            valid_from=datetime.now(UTC),
+        )
+        with pytest.raises(MappingError, match=sku):
+            await connector.set_price(price)
+    assert len(rebuilds) == 1

@@ -23,7 +23,9 @@ Locations: the estate's codes are Shopify location names, or the first word of o
 from __future__ import annotations
 
 import asyncio
+import math
 import re
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,6 +66,7 @@ _ORDER_ID = re.compile(r"(?:SHOPIFY-ORDER-)?(\d+)")
 _RULE_ID = re.compile(r"SHOPIFY-PRICE-RULE-(\d+)")
 _MARKER = re.compile(r"^(?P<name>.*?)\s*\[(?P<promotion_id>[^\[\]]+) v(?P<version>\d+)\]$")
 _PAID_KINDS = {"sale", "capture"}
+_NEVER = -math.inf
 REFUND_NOTE_PREFIX = "retailhub:"
 _PRODUCT_ATTRIBUTES = frozenset({"tags", "barcode"})
 """Attributes Shopify holds in fields of their own rather than as options."""
@@ -120,6 +123,7 @@ class ShopifyConnector(CommercePort):
         location_ids: Mapping[str, int] | None = None,
         api_version: str = API_VERSION,
         page_size: int = MAX_PAGE_SIZE,
+        catalogue_max_age_s: float = 60.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.page_size = page_size
@@ -129,8 +133,9 @@ class ShopifyConnector(CommercePort):
         )
         self.shop_currency = shop_currency
         self._location_ids = dict(location_ids) if location_ids is not None else None
+        self.catalogue_max_age_s = catalogue_max_age_s
         self._catalogue: dict[str, VariantRef] = {}
-        self._catalogue_loaded = False
+        self._catalogue_built_at = _NEVER
         self._catalogue_lock = asyncio.Lock()
 
     async def close(self) -> None:
@@ -168,9 +173,12 @@ class ShopifyConnector(CommercePort):
             raise MappingError(resource, sku, "$.sku", "no Shopify variant has this SKU")
         return found[sku]
 
-    async def variants(self, skus: Sequence[str]) -> dict[str, VariantRef]:
-        """The SKUs among `skus` that Shopify sells, rebuilding the index once on a miss."""
-        if not self._catalogue_loaded or any(sku not in self._catalogue for sku in skus):
+    async def variants(self, skus: Sequence[str], *, fresh: bool = False) -> dict[str, VariantRef]:
+        """The SKUs among `skus` that Shopify sells. A miss rebuilds the index, at most once per
+        `catalogue_max_age_s` unless `fresh` (a write that must not duplicate a listing)."""
+        missing = any(sku not in self._catalogue for sku in skus)
+        stale = time.monotonic() - self._catalogue_built_at > self.catalogue_max_age_s
+        if self._catalogue_built_at == _NEVER or (missing and (fresh or stale)):
             await self._reload_catalogue()
         return {sku: self._catalogue[sku] for sku in skus if sku in self._catalogue}
 
@@ -178,16 +186,8 @@ class ShopifyConnector(CommercePort):
         async with self._catalogue_lock:
             catalogue: dict[str, VariantRef] = {}
             async for product in self.client.products(fields=("id", "variants")):
-                self._index(product, catalogue)
-            self._catalogue, self._catalogue_loaded = catalogue, True
-
-    @staticmethod
-    def _index(product: Resource, catalogue: dict[str, VariantRef]) -> None:
-        for variant in product.get("variants") or []:
-            if variant.get("sku"):
-                catalogue[variant["sku"]] = VariantRef(
-                    int(product["id"]), int(variant["id"]), int(variant["inventory_item_id"])
-                )
+                _index(product, catalogue)
+            self._catalogue, self._catalogue_built_at = catalogue, time.monotonic()
 
     # Orders and refunds.
 
@@ -286,7 +286,7 @@ class ShopifyConnector(CommercePort):
         """Create or update the Shopify product these SKUs are the variants of."""
         if not products:
             raise MappingError("product", None, "$", "a Shopify product needs at least one variant")
-        known = await self.variants([p.sku for p in products])
+        known = await self.variants([p.sku for p in products], fresh=True)
         owners = sorted({ref.product_id for ref in known.values()})
         if len(owners) > 1:
             raise MappingError(
@@ -314,7 +314,10 @@ class ShopifyConnector(CommercePort):
             written = await self.client.create_product(body)
         else:
             written = await self.client.update_product(product_id, body)
-        self._index(written, self._catalogue)
+        for sku, ref in list(self._catalogue.items()):
+            if ref.product_id == int(written["id"]):
+                del self._catalogue[sku]
+        _index(written, self._catalogue)
         return str(written["id"])
 
     async def set_inventory(self, level: InventoryLevel) -> None:
@@ -386,7 +389,7 @@ class ShopifyConnector(CommercePort):
         variant_ids = set(rule.get("entitled_variant_ids") or []) | set(
             rule.get("prerequisite_variant_ids") or []
         )
-        if any(v not in {ref.variant_id for ref in self._catalogue.values()} for v in variant_ids):
+        if not variant_ids <= {ref.variant_id for ref in self._catalogue.values()}:
             await self._reload_catalogue()
         read = price_rule_to_canonical(
             rule,
@@ -424,6 +427,15 @@ class ShopifyConnector(CommercePort):
     async def subscribe_webhooks(self, address: str, topics: Sequence[str]) -> list[str]:
         """Subscribe the hub's inbound endpoint to `topics` (once each); returns the ids."""
         return [str((await self.client.subscribe(topic, address))["id"]) for topic in topics]
+
+
+def _index(product: Resource, catalogue: dict[str, VariantRef]) -> None:
+    """Put a product's variants in the catalogue index by SKU."""
+    for variant in product.get("variants") or []:
+        if variant.get("sku"):
+            catalogue[variant["sku"]] = VariantRef(
+                int(product["id"]), int(variant["id"]), int(variant["inventory_item_id"])
+            )
 
 
 def _shopify_time(moment: datetime) -> str:
