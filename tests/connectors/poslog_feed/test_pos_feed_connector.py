@@ -223,3 +223,15 @@ def _percent_off(estate: Estate, *, version: int) -> Promotion:
         valid_from=datetime(2026, 12, 1, tzinfo=CET),
         valid_to=datetime(2026, 12, 1, tzinfo=CET) + timedelta(days=7),
     )
+
+
+async def test_the_store_server_starts_with_the_estates_items_and_store_prices(
+    pos: PoslogFeedConnector, estate: Estate
+) -> None:
+    weighed = next(p for p in estate.products if p.unit_of_measure.value == "kg")
+    national = estate.price(weighed.sku, Channel.STORE)
+
+    assert await pos.get_item(weighed.sku) == weighed
+    held = await pos.store_prices(weighed.sku)
+    assert sorted(p.store or "" for p in held) == ["AMS01", "DHG04", "EIN05", "RTM02", "UTR03"]
+    assert {p.model_copy(update={"store": None}) for p in held} == {national}

@@ -4,6 +4,19 @@ simulator that rings up POSLog 6.0 journals on demand (`/_sandbox/tills/...`, ne
 
 State (SQLite): the item file and the store prices, seeded from the estate; promotion versions;
 the answers to idempotency keys; and the tills' receipt numbers, recent sales and journals.
+
+Feed (bearer API key; errors `{"error": {"code", "message", "details": [{"field", "reason"}]}}`):
+    POST /pos/v1/item-maintenance            {"MaintenanceID", "Items": [...]}, Idempotency-Key
+    POST /pos/v1/price-changes               {"BatchID", "PriceChanges": [...]}, Idempotency-Key
+    PUT  /pos/v1/promotions/{id}/versions/{n}  201 new, 200 same again, 409 changed
+    GET  /pos/v1/promotions/{id}[/versions/{n}]  latest (or one) version; 404
+    GET  /pos/v1/items[/{item_id}]           paged by page_size and NextPageToken
+    GET  /pos/v1/prices?item_id=&store=      paged likewise
+Tills (sandbox control, never faulted):
+    POST /_sandbox/tills/run                 {"store", "count", "business_day"?, "seed"?,
+                                              "hub_url"?, "drop_folder"?} -> 201 run summary
+    GET|PUT /_sandbox/tills/config           default {"hub_url", "drop_folder"}
+    GET  /_sandbox/tills/files[/{name}]      the journals written, as POSLog XML
 """
 
 from __future__ import annotations
