@@ -77,7 +77,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--stall-at", type=int)
     parser.add_argument("--marker", type=Path)
     parser.add_argument("--ready", type=Path)
-    parser.add_argument("--lanes", type=int, default=4)
+    parser.add_argument("--lanes", type=int, default=2)
     return parser.parse_args(argv)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from contextvars import ContextVar
@@ -68,6 +69,8 @@ T = TypeVar("T")
 
 _RECENT_EVENTS = 50_000
 DEFAULT_PARTITIONS = 16
+_HEARTBEAT_SECONDS = 1.0
+_MEMBER_TTL_SECONDS = 5.0
 
 
 class _PostgresTransaction(Transaction):
@@ -166,6 +169,8 @@ class _Subscription:
     handler: Handler
     retry: RetryPolicy
     concurrency: int
+    lanes: int
+    share: int = 1
     wakes: list[asyncio.Event] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: bool = False
@@ -180,8 +185,9 @@ class PostgresBus(EventBus):
     """The scale-out bus: durable in PostgreSQL, shared by any number of worker processes.
 
     `schema` keeps the bus (and the handlers' SQL) in its own schema via `search_path`.
-    Each running subscription has `lanes` worker lanes, each claiming up to
-    `partitions_per_lane` partitions per batch; `poll_interval` is only the fallback when a
+    Each running subscription has `lanes` worker lanes; the processes running a subscription
+    split its partitions evenly (each claims at most its share per round, found from a
+    heartbeat table), and `poll_interval` is only the fallback when a
     notification is missed.
     """
 
@@ -193,18 +199,18 @@ class PostgresBus(EventBus):
         batch_size: int = 500,
         poll_interval: float = 1.0,
         lanes: int = 2,
-        partitions_per_lane: int = 4,
         partitions: int = DEFAULT_PARTITIONS,
         pool_size: int = 20,
     ) -> None:
-        if lanes < 1 or partitions_per_lane < 1 or partitions < 1:
-            raise ValueError("lanes, partitions_per_lane and partitions must be at least 1")
+        if lanes < 1 or partitions < 1:
+            raise ValueError("lanes and partitions must be at least 1")
         self.dsn = dsn
         self.schema = schema
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.lanes = lanes
-        self.partitions_per_lane = partitions_per_lane
+        self._member = uuid.uuid4().hex
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self._partitions = partitions
         self._pool_size = pool_size
         self._pool: Any = None
@@ -300,6 +306,10 @@ class PostgresBus(EventBus):
         if not self._opened:
             return
         self._opened = False
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            await asyncio.gather(self._heartbeat_task, return_exceptions=True)
+            self._heartbeat_task = None
         if self._listen_task is not None:
             self._listen_task.cancel()
             await asyncio.gather(self._listen_task, return_exceptions=True)
@@ -388,9 +398,12 @@ class PostgresBus(EventBus):
         concurrency = max(1, concurrency)
         lanes = min(self.lanes, concurrency)
         subscription = _Subscription(
-            name, tuple(types), like, handler, retry, math.ceil(concurrency / lanes)
+            name, tuple(types), like, handler, retry, math.ceil(concurrency / lanes), lanes
         )
         self._subscriptions[name] = subscription
+        await self._beat()
+        if self._heartbeat_task is None:
+            self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="bus-heartbeat")
         for lane in range(lanes):
             wake = asyncio.Event()
             subscription.wakes.append(wake)
@@ -400,11 +413,37 @@ class PostgresBus(EventBus):
                 )
             )
 
+    async def _beat(self) -> None:
+        """Refresh this process's membership and each running subscription's share."""
+        running = dict(self._subscriptions)
+        if not running:
+            return
+        async with self._require_open().acquire() as connection:
+            members = await store.beat(
+                connection, self._member, sorted(running), _MEMBER_TTL_SECONDS
+            )
+        for name, subscription in running.items():
+            mine = math.ceil(self._partitions / max(1, members.get(name, 1)))
+            subscription.share = max(1, math.ceil(mine / subscription.lanes))
+
+    async def _heartbeat(self) -> None:
+        """Beat every second while subscriptions run; a failed beat keeps the last shares."""
+        while self._opened:
+            await asyncio.sleep(_HEARTBEAT_SECONDS)
+            try:
+                await self._beat()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _log.warning("bus heartbeat failed", exc_info=True)
+
     async def unsubscribe(self, name: str) -> None:
         """Stop this process's lanes for the subscription after their current batch."""
         subscription = self._subscriptions.pop(name, None)
         if subscription is None:
             return
+        with suppress(Exception):
+            await self._with_connection(partial(store.leave, member=self._member, names=[name]))
         subscription.stopping = True
         subscription.wake()
         for task in subscription.tasks:
@@ -716,13 +755,19 @@ class _Lane:
         bus = self.bus
         now = time.time()
         cursors = await store.claim_partitions(
-            connection, subscription.name, bus.partitions_per_lane, now
+            connection, subscription.name, subscription.share, now
         )
         if not cursors:
             self.next_due = None
             return False
         snapshot = await store.read_batch(
-            connection, subscription.name, cursors, subscription.like, now, bus.batch_size
+            connection,
+            subscription.name,
+            cursors,
+            subscription.like,
+            now,
+            bus.batch_size,
+            bus._recent,
         )
         self.next_due = snapshot.next_due
         if snapshot.empty:
@@ -777,7 +822,7 @@ class _Lane:
         )
         token = _handling.set(self.bus)
         try:
-            event = self.bus._event(delivery.position, delivery.payload)
+            event = delivery.event or self.bus._event(delivery.position, delivery.payload)
             await subscription.handler(event, context)
         except Exception as error:
             await transaction.end(handled=False)

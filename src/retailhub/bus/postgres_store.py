@@ -10,7 +10,7 @@ owns a partition while it holds that row's lock (see docs/decisions/0003-bus-pos
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ import orjson
 from retailhub.bus.codec import EncodedEvent, dumps
 from retailhub.bus.delivery import Delivery, settle_failure
 from retailhub.bus.port import HoldState, Outcome, RetryPolicy, Selection, type_matcher
+from retailhub.canonical.cloudevents import CloudEvent
 
 Connection = Any  # asyncpg.Connection: asyncpg ships no type information
 
@@ -54,6 +55,12 @@ CREATE TABLE IF NOT EXISTS bus_cursor (
     partition integer NOT NULL,
     cursor bigint NOT NULL,
     PRIMARY KEY (subscription, partition)
+);
+CREATE TABLE IF NOT EXISTS bus_member (
+    subscription text NOT NULL,
+    member text NOT NULL,
+    seen_at double precision NOT NULL,
+    PRIMARY KEY (subscription, member)
 );
 CREATE TABLE IF NOT EXISTS bus_handled (
     subscription text NOT NULL,
@@ -267,6 +274,45 @@ async def status_rows(connection: Connection, name: str | None) -> list[StatusRo
     ]
 
 
+_NOW = "extract(epoch FROM clock_timestamp())"
+
+
+async def beat(
+    connection: Connection, member: str, names: Sequence[str], ttl: float
+) -> dict[str, int]:
+    """Say this process runs `names`; return how many live processes run each of them.
+
+    Uses the database's clock, so hosts with skewed clocks still agree who is alive.
+    """
+    async with connection.transaction():
+        await connection.execute(
+            "INSERT INTO bus_member (subscription, member, seen_at) "
+            f"SELECT name, $2, {_NOW} FROM unnest($1::text[]) AS name "
+            "ON CONFLICT (subscription, member) DO UPDATE SET seen_at = excluded.seen_at",
+            list(names),
+            member,
+        )
+        await connection.execute(
+            f"DELETE FROM bus_member WHERE seen_at < {_NOW} - 3600 AND member <> $1", member
+        )
+        rows = await connection.fetch(
+            "SELECT subscription, count(*) FROM bus_member "
+            f"WHERE subscription = ANY($1::text[]) AND seen_at > {_NOW} - $2 GROUP BY subscription",
+            list(names),
+            ttl,
+        )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+async def leave(connection: Connection, member: str, names: Sequence[str]) -> None:
+    """This process no longer runs `names`: the others may take its share at once."""
+    await connection.execute(
+        "DELETE FROM bus_member WHERE member = $1 AND subscription = ANY($2::text[])",
+        member,
+        list(names),
+    )
+
+
 async def claim_partitions(
     connection: Connection, name: str, limit: int, now: float
 ) -> dict[int, int]:
@@ -326,14 +372,18 @@ async def read_batch(
     types: list[str] | None,
     now: float,
     limit: int,
+    recent: Mapping[int, CloudEvent],
 ) -> BatchSnapshot:
-    """Read the next batch of the claimed partitions: new events past their cursors, due heads."""
+    """Read the next batch of the claimed partitions: new events past their cursors, due heads.
+
+    Events this process published come from `recent`; only the others' payloads are read.
+    """
     parts = sorted(cursors)
     rows = await connection.fetch(
-        "SELECT h.position, l.position, l.event_id, l.key, l.payload "
+        "SELECT h.position, l.position, l.event_id, l.key "
         "FROM (SELECT position FROM bus_head) AS h LEFT JOIN LATERAL ("
         "  SELECT e.* FROM unnest($1::integer[], $2::bigint[]) AS c(partition, cursor) "
-        "  CROSS JOIN LATERAL (SELECT position, event_id, key, payload FROM bus_log"
+        "  CROSS JOIN LATERAL (SELECT position, event_id, key FROM bus_log"
         "    WHERE partition = c.partition AND position > c.cursor AND position <= h.position"
         "    AND ($3::text[] IS NULL OR type LIKE ANY($3)) ORDER BY position LIMIT $4) AS e"
         ") AS l ON true ORDER BY l.position LIMIT $4",
@@ -346,7 +396,18 @@ async def read_batch(
     found = [r for r in rows if r[1] is not None]
     boundary = int(found[-1][1]) if len(found) == limit else head
     scanned_to = {p: max(c, boundary) for p, c in cursors.items()}
-    new = [Delivery(int(r[1]), r[2], r[3], r[4]) for r in found]
+    new = [Delivery(int(r[1]), r[2], r[3], b"", event=recent.get(int(r[1]))) for r in found]
+    missing = [d.position for d in new if d.event is None]
+    if missing:
+        payloads = dict(
+            await connection.fetch(
+                "SELECT position, payload FROM bus_log WHERE position = ANY($1::bigint[])",
+                missing,
+            )
+        )
+        for delivery in new:
+            if delivery.event is None:
+                delivery.payload = payloads[delivery.position]
     held_count, next_due = await connection.fetchrow(
         "SELECT count(*), min(next_attempt_at) FILTER (WHERE state = 'retrying') "
         "FROM bus_held WHERE subscription = $1",
