@@ -29,7 +29,14 @@ import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    PubAck,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError
 
 from retailhub.bus import nats_state as state
@@ -81,6 +88,8 @@ _SUBJECT_TYPE = re.compile(r"^[^\s.*>]+(\.[^\s.*>]+)*$")
 _CONSUMER_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _RELAY_CHUNK = 1000
 _RELAYED_KEPT = 100_000
+_RECENT_EVENTS = 50_000
+_GATHER_SECONDS = 0.005
 _SCAN_CHUNK = 256
 
 
@@ -310,6 +319,8 @@ class NatsBus(EventBus):
         self._write_lock = asyncio.Lock()
         self._relay_lock = asyncio.Lock()
         self._relayed: dict[int, int] = {}
+        self._recent: dict[int, CloudEvent] = {}
+        self._staged: dict[int, CloudEvent] = {}
         self._subscriptions: dict[str, _Subscription] = {}
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
@@ -414,8 +425,27 @@ class NatsBus(EventBus):
         self._refuse_inside_handler("publish")
         batch = uuid.uuid4().hex if len(encoded) > 1 else None
         ids: list[int] = await self._write(partial(state.stage, batch=batch, events=encoded))
-        await self._relay()
+        self._staged.update(zip(ids, (item.event for item in encoded), strict=True))
+        try:
+            await self._relay()
+        finally:
+            for i in ids:
+                self._staged.pop(i, None)
         return [self._relayed.pop(i, 0) for i in ids]
+
+    def _remember(self, rows: Sequence[state.OutboxRow], acks: Sequence[PubAck]) -> None:
+        """Keep events this process published, so its own workers need not parse them again.
+
+        A duplicate keeps the stream's original, which may differ from the one republished.
+        """
+        recent = self._recent
+        for row, ack in zip(rows, acks, strict=True):
+            event = self._staged.get(row.id)
+            if event is not None and not ack.duplicate:
+                recent[ack.seq] = event
+        if len(recent) > 2 * _RECENT_EVENTS:
+            newest = max(recent)
+            self._recent = {p: e for p, e in recent.items() if p > newest - _RECENT_EVENTS}
 
     def _encode(self, events: Sequence[CloudEvent]) -> list[EncodedEvent]:
         """Encode a batch, also refusing types that cannot be a subject's tokens."""
@@ -467,6 +497,7 @@ class NatsBus(EventBus):
                 acks = await asyncio.gather(*futures)
                 for row, ack in zip(rows, acks, strict=True):
                     self._relayed[row.id] = ack.seq
+                self._remember(rows, acks)
                 if len(self._relayed) > _RELAYED_KEPT:
                     newest = rows[-1].id
                     self._relayed = {
@@ -563,7 +594,8 @@ class NatsBus(EventBus):
         wanted = subject_filter(self.subject_prefix, types)
         try:
             info = await js.consumer_info(self.stream, durable)
-            if info.config.filter_subject != wanted or info.num_ack_pending:
+            stale = info.config.filter_subject != wanted or info.config.ack_policy != AckPolicy.ALL
+            if stale or info.num_ack_pending:
                 await js.delete_consumer(self.stream, durable)
                 raise NotFoundError
         except NotFoundError:
@@ -573,7 +605,7 @@ class NatsBus(EventBus):
                     durable_name=durable,
                     deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                     opt_start_seq=cursor + 1,
-                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_policy=AckPolicy.ALL,
                     ack_wait=self.ack_wait.total_seconds(),
                     max_ack_pending=max(1000, 4 * self.batch_size),
                     filter_subject=wanted,
@@ -985,17 +1017,36 @@ class _Worker:
         if self.subscription.wake.is_set():
             self.subscription.wake.clear()
             return 0.001
-        wait = min(self.bus.fetch_wait, 0.005) if self.backlog else self.bus.fetch_wait
+        wait = min(self.bus.fetch_wait, _GATHER_SECONDS) if self.backlog else self.bus.fetch_wait
         if self.next_due is not None:
             wait = min(wait, self.next_due - time.time())
         return max(0.001, wait)
 
     async def _fetch(self) -> list[Msg]:
-        """The next messages of the consumer; none if it waited in vain."""
+        """The next messages of the consumer; none if it waited in vain.
+
+        A pull for a whole batch only returns once the batch is full or the pull expires, so
+        a short pull takes what is there; when nothing is, a pull for one message waits (and
+        returns with the first to arrive), and another short pull collects what came with it.
+        """
+        pull = self.subscription.pull
+        wait = self._wait()
+        quick = min(_GATHER_SECONDS, wait)
         try:
-            return await self.subscription.pull.fetch(self.bus.batch_size, timeout=self._wait())
+            return await pull.fetch(self.bus.batch_size, timeout=quick)
+        except TimeoutError:
+            if wait <= quick:
+                return []
+        try:
+            first = await pull.fetch(1, timeout=wait - quick)
         except TimeoutError:
             return []
+        if self.bus.batch_size == 1:
+            return first
+        try:
+            return first + await pull.fetch(self.bus.batch_size - 1, timeout=_GATHER_SECONDS)
+        except TimeoutError:
+            return first
 
     async def _cycle(self) -> None:
         """Handle one batch: the fetched messages and the held events now due.
@@ -1065,7 +1116,7 @@ class _Worker:
                 arrivals.done.append(message)
                 continue
             try:
-                event = decode_event(message.data)
+                event = self.bus._recent.get(position) or decode_event(message.data)
             except MalformedEvent:
                 _log.error("undecodable event in the stream", position=position)
                 arrivals.done.append(message)
@@ -1192,7 +1243,12 @@ class _Worker:
 
 
 async def _settle(messages: Sequence[Msg], *, ack: bool) -> None:
-    """Acknowledge messages whose outcome is committed, or hand others back for redelivery."""
+    """Acknowledge messages whose outcome is committed, or hand others back for redelivery.
+
+    Consumers acknowledge cumulatively (AckPolicy.ALL): acking the newest settles the rest.
+    """
+    if ack and messages:
+        messages = [max(messages, key=lambda m: m.metadata.sequence.stream)]
     for message in messages:
         with suppress(Exception):
             await (message.ack() if ack else message.nak())

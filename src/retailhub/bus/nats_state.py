@@ -121,16 +121,17 @@ def already_seen(
     ids = dumps(sorted({i for _, i in arrivals}))
     seen_positions: set[int] = set()
     seen_ids: dict[str, int] = {}
+    # One query per column, so each is answered from its index rather than a scan.
     for table in ("bus_handled", "bus_held"):
-        rows = connection.execute(
-            f"SELECT position, event_id FROM {table} WHERE subscription = ? AND ("
-            "position IN (SELECT value FROM json_each(?)) OR "
-            "event_id IN (SELECT value FROM json_each(?)))",
-            (name, positions, ids),
-        )
-        for position, event_id in rows:
-            seen_positions.add(position)
-            seen_ids.setdefault(event_id, position)
+        for column, values in (("position", positions), ("event_id", ids)):
+            rows = connection.execute(
+                f"SELECT position, event_id FROM {table} WHERE subscription = ? "
+                f"AND {column} IN (SELECT value FROM json_each(?))",
+                (name, values),
+            )
+            for position, event_id in rows:
+                seen_positions.add(position)
+                seen_ids.setdefault(event_id, position)
     return {
         position
         for position, event_id in arrivals
