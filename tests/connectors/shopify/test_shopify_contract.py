@@ -388,3 +388,32 @@ async def test_unknown_skus_rebuild_the_index_at_most_once_a_minute(
         with pytest.raises(MappingError, match=sku):
             await connector.set_price(price)
     assert len(rebuilds) == 1
+
+
+async def test_stock_adjusts_by_a_delta_where_the_item_is_stocked(
+    connector: ShopifyConnector, small_estate: Estate
+) -> None:
+    sku = small_estate.products[8].sku
+    ref = await connector.variant(sku)
+    web = (await connector.location_ids())["WEB"]
+    before = int(small_estate.stock(sku, "WEB").available or 0)
+    level = await connector.client.adjust_inventory_level(web, ref.inventory_item_id, -3)
+    assert level["available"] == before - 3
+    made = await connector.client.create_product({"title": "Gift card"})
+    unstocked = made["variants"][0]["inventory_item_id"]
+    amsterdam = (await connector.location_ids())["AMS01"]
+    with pytest.raises(RequestRefused) as refused:
+        await connector.client.adjust_inventory_level(amsterdam, unstocked, 1)
+    assert refused.value.status == 422
+
+
+async def test_a_discount_code_is_looked_up_to_its_price_rule(
+    connector: ShopifyConnector, small_estate: Estate
+) -> None:
+    rule_id = await connector.put_promotion(spring_sale([small_estate.products[0].sku]))
+    found = await connector.client.http.request(
+        "GET",
+        connector.client.path("discount_codes/lookup"),
+        params={"code": "spring-sale-2026-v1"},
+    )
+    assert str(found.body["discount_code"]["price_rule_id"]) == rule_id

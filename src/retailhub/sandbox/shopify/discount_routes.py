@@ -84,6 +84,13 @@ class DiscountRoutes(ShopApi):
             self.shop.put("discount_code", made, parent_id=rule_id, lookup=code.upper())
         return json_response({"discount_code": made}, status=201)
 
+    async def get_discount_code(self, request: web.Request) -> web.Response:
+        """`GET /price_rules/{id}/discount_codes/{code_id}.json`."""
+        code = self.shop.get("discount_code", int(request.match_info["code_id"]))
+        if code is None or code["price_rule_id"] != int(request.match_info["id"]):
+            return not_found()
+        return json_response({"discount_code": code})
+
     async def lookup_discount_code(self, request: web.Request) -> web.Response:
         """`GET /discount_codes/lookup.json?code=`: 303 to the code's own location."""
         found = self.shop.find("discount_code", request.query.get("code", "").strip().upper())

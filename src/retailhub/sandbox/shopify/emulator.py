@@ -5,7 +5,7 @@ and signed webhooks, over the estate's catalogue, stock and shop customers.
 Emulated: orders (list with `status`/`updated_at_min`, get, create, cancel), transactions,
 refunds (list, create), customers (search, get, create, update), products (list with `fields`,
 get, create, update), variants (get, update), locations, inventory levels (list, set, adjust),
-price rules (list, get, create), discount codes (list, create, lookup), webhooks (list,
+price rules (list, get, create), discount codes (list, get, create, lookup), webhooks (list,
 subscribe). Not emulated: fulfilments, draft orders, metafields, GraphQL.
 """
 
@@ -48,6 +48,7 @@ CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
 
 _PREFIX = r"/admin/api/{version:\d{4}-\d{2}|unstable}"
 _ID = r"{id:\d+}"
+_CODE_ID = r"{code_id:\d+}"
 _LOCATION_BASE, _PRODUCT_BASE, _VARIANT_BASE = 70_000_000_001, 7_000_000_001, 40_000_000_001
 _ITEM_BASE = 50_000_000_001
 
@@ -158,6 +159,7 @@ class ShopifyEmulator(
             ("GET", f"price_rules/{_ID}", self.get_price_rule),
             ("GET", f"price_rules/{_ID}/discount_codes", self.list_discount_codes),
             ("POST", f"price_rules/{_ID}/discount_codes", self.create_discount_code),
+            ("GET", f"price_rules/{_ID}/discount_codes/{_CODE_ID}", self.get_discount_code),
             ("GET", "discount_codes/lookup", self.lookup_discount_code),
             ("GET", "webhooks", self.list_webhooks),
             ("POST", "webhooks", self.create_webhook),

@@ -161,10 +161,6 @@ class ShopState:
         row = self.db.execute("SELECT COUNT(*) FROM resource WHERE kind = ?", (kind,)).fetchone()
         return int(row[0])
 
-    def delete(self, kind: str, resource_id: int) -> None:
-        """Remove a resource."""
-        self.db.execute("DELETE FROM resource WHERE kind = ? AND id = ?", (kind, resource_id))
-
     # Variants.
 
     def put_variants(self, rows: Iterable[VariantRow]) -> None:
@@ -179,11 +175,6 @@ class ShopState:
         """One indexed variant, or None."""
         row = self.db.execute("SELECT * FROM variant WHERE id = ?", (variant_id,)).fetchone()
         return None if row is None else VariantRow(**dict(row))
-
-    def variants_of(self, product_id: int) -> list[VariantRow]:
-        """The indexed variants of a product."""
-        rows = self.db.execute("SELECT * FROM variant WHERE product_id = ?", (product_id,))
-        return [VariantRow(**dict(row)) for row in rows]
 
     def forget_variants(self, variant_ids: Iterable[int]) -> None:
         """Drop variants removed from their product, with their stock."""
