@@ -62,7 +62,10 @@ _log = structlog.get_logger(__name__)
 
 _handling: ContextVar[SqliteBus | None] = ContextVar("retailhub_bus_handling", default=None)
 
-_RECENT_EVENTS = 50_000
+# Events published here are kept for this process's workers, which then need not parse them
+# back. A few seconds of lag at full rate; more would keep many objects in the collector's
+# oldest generation and lengthen its pauses.
+_RECENT_EVENTS = 10_000
 
 
 class _SqliteTransaction(Transaction):
