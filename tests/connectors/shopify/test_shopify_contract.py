@@ -417,3 +417,26 @@ async def test_a_discount_code_is_looked_up_to_its_price_rule(
         params={"code": "spring-sale-2026-v1"},
     )
     assert str(found.body["discount_code"]["price_rule_id"]) == rule_id
+
+
+async def test_shopify_lists_open_orders_unless_asked_for_any(
+    connector: ShopifyConnector, small_estate: Estate
+) -> None:
+    kept, cancelled = [await place_order(connector, small_estate.products[i].sku) for i in (0, 1)]
+    await connector.client.http.request(
+        "POST", connector.client.path(f"orders/{cancelled['id']}/cancel"), json={}
+    )
+    refund = {
+        "refund_line_items": [{"line_item_id": cancelled["line_items"][0]["id"], "quantity": 1}]
+    }
+    await connector.client.create_refund(cancelled["id"], refund)
+
+    async def listed(**params: str) -> list[int]:
+        answer = await connector.client.http.request(
+            "GET", connector.client.path("orders"), params=params
+        )
+        return [order["id"] for order in answer.body["orders"]]
+
+    assert await listed() == [kept["id"]]
+    assert await listed(status="cancelled") == [cancelled["id"]]
+    assert await listed(status="any") == [kept["id"], cancelled["id"]]

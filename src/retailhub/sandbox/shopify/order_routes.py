@@ -97,7 +97,9 @@ class OrderRoutes(ShopApi):
                     {"amount": order["total_price"], **transaction}, shop.next_id(), order_id, stamp
                 )
                 shop.put("transaction", made, parent_id=order_id)
-            shop.put("order", order, status="open", updated_us=shapes.micros(at))
+            shop.put(
+                "order", order, status=orders.order_status(order), updated_us=shapes.micros(at)
+            )
             if customer is not None:
                 self._count_order(customer, order)
         self._emit("orders/create", order)
@@ -135,7 +137,9 @@ class OrderRoutes(ShopApi):
         order = {**order, "cancelled_at": stamp, "cancel_reason": "customer", "closed_at": stamp}
         order["updated_at"] = stamp
         with self.db:
-            self.shop.put("order", order, status="cancelled", updated_us=shapes.micros(at))
+            self.shop.put(
+                "order", order, status=orders.order_status(order), updated_us=shapes.micros(at)
+            )
         self._emit("orders/cancelled", order)
         self._emit("orders/updated", order)
         return json_response({"order": order})
@@ -175,20 +179,20 @@ class OrderRoutes(ShopApi):
         stamp = shapes.timestamp(at)
         with self.db:
             refund_id = shop.next_id()
+            asked = fields.get("refund_line_items") or []
+            line_ids = [shop.next_id() for _ in asked]
             try:
-                lines = orders.refund_lines(
-                    order, fields.get("refund_line_items") or [], refunded, refund_id + 1
-                )
+                lines = orders.refund_lines(order, asked, refunded, line_ids)
                 transactions = self._refund_transactions(fields, order, stamp)
             except orders.Refused as refusal:
                 self.db.rollback()
                 return errors(refusal.errors, 422)
-            for _ in lines:
-                shop.next_id()
             refund = orders.refund_resource(fields, refund_id, order_id, lines, transactions, stamp)
             shop.put("refund", refund, parent_id=order_id)
             order = self._refunded_order(order, refund, stamp)
-            shop.put("order", order, status="open", updated_us=shapes.micros(at))
+            shop.put(
+                "order", order, status=orders.order_status(order), updated_us=shapes.micros(at)
+            )
             restocked = self._restock(lines, stamp)
         self._emit("refunds/create", refund)
         self._emit("orders/updated", order)

@@ -220,6 +220,13 @@ def order_resource(
     }
 
 
+def order_status(order: Mapping[str, Any]) -> str:
+    """Which `status` filter of `GET /orders.json` lists the order."""
+    if order.get("cancelled_at"):
+        return "cancelled"
+    return "closed" if order.get("closed_at") else "open"
+
+
 def transaction_resource(
     fields: Mapping[str, Any], transaction_id: int, order_id: int, at: str
 ) -> Body:
@@ -257,9 +264,13 @@ def transaction_resource(
 
 
 def refund_lines(
-    order: Body, asked: Sequence[Mapping[str, Any]], refunded: Mapping[int, int], first_id: int
+    order: Body,
+    asked: Sequence[Mapping[str, Any]],
+    refunded: Mapping[int, int],
+    line_ids: Sequence[int],
 ) -> list[Body]:
-    """The refund's lines, each checked against what is left to refund of its order line."""
+    """The refund's lines (ids from `line_ids`), each checked against what is left to refund of
+    its order line."""
     by_id = {line["id"]: line for line in order["line_items"]}
     lines = []
     for i, request in enumerate(asked):
@@ -281,7 +292,7 @@ def refund_lines(
         tax = money(Decimal(sold["tax_lines"][0]["price"]) * share)
         lines.append(
             {
-                "id": first_id + i,
+                "id": line_ids[i],
                 "quantity": quantity,
                 "line_item_id": sold["id"],
                 "location_id": request.get("location_id"),
