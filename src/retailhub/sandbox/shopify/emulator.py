@@ -22,6 +22,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from retailhub.canonical.base import Channel
+from retailhub.canonical.customer import Customer
+from retailhub.canonical.product import Product
 from retailhub.connectors.shopify.customers import customer_from_canonical
 from retailhub.connectors.shopify.products import product_from_canonical
 from retailhub.sandbox.emulator import Emulator, json_response
@@ -171,7 +173,8 @@ class ShopifyEmulator(
 
     def seed(self, estate: Estate) -> None:
         """Locations (the web shop's first), one product per estate product at its web price,
-        stock per location in whole units, and each estate customer's shop view."""
+        stock per location in whole units (weighed goods in whole kilograms, rounded towards
+        zero), and each estate customer's shop view."""
         shop = self.shop
         at = shapes.timestamp(datetime(estate.year, 1, 1, tzinfo=UTC))
         stores = sorted(estate.stores, key=lambda s: s.channel is not Channel.WEB)
@@ -197,7 +200,9 @@ class ShopifyEmulator(
         shop.put_many("customer", (self._seed_customer(c.shop_view, at) for c in estate.customers))
 
     @staticmethod
-    def _seed_product(estate: Estate, product: Any, index: int, at: str) -> tuple[Body, VariantRow]:
+    def _seed_product(
+        estate: Estate, product: Product, index: int, at: str
+    ) -> tuple[Body, VariantRow]:
         listed = product.model_copy(update={"attributes": {}})
         fields = product_from_canonical([listed])
         price = estate.price(product.sku, Channel.WEB)
@@ -217,7 +222,7 @@ class ShopifyEmulator(
         )
 
     @staticmethod
-    def _seed_customer(view: Any, at: str) -> tuple[Body, str | None]:
+    def _seed_customer(view: Customer, at: str) -> tuple[Body, str | None]:
         fields = customer_from_canonical(view)
         stamp = shapes.timestamp(view.updated_at) if view.updated_at else at
         customer = shapes.customer_resource(fields, stamp)
