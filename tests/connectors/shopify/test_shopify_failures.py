@@ -105,7 +105,7 @@ async def test_a_customer_without_identity_or_email_is_created_not_guessed(
 async def test_429_is_waited_out_as_retry_after_says(
     seeded_state: Path, tmp_path: Path, small_estate: Estate
 ) -> None:
-    emulator = emulator_from(seeded_state, tmp_path, bucket_size=2, leak_rate=20.0)
+    emulator = emulator_from(seeded_state, tmp_path, bucket_size=2, leak_rate=5.0)
     await emulator.start()
     shop = connect(emulator)
     skus = [p.sku for p in small_estate.products[:6]]
