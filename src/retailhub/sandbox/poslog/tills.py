@@ -204,7 +204,7 @@ class TillSimulator:
         price = self.estate.price(product.sku, Channel.STORE).selling_price
         weighed = product.unit_of_measure is UnitOfMeasure.KG
         quantity = (
-            Decimal(self._rng.randint(150, 2500)) / 1000
+            Decimal(self._rng.randint(150, 2500)).scaleb(-3)
             if weighed
             else Decimal(self._rng.choice((1, 1, 1, 2, 3)))
         )
