@@ -1,0 +1,164 @@
+"""The composition root: the one place that knows which concrete pieces make up a hub.
+
+It reads the settings and the estate, and builds the bus and, for each system in the estate,
+the connector of its product behind the port of its role. Flows, APIs and commands receive
+what is built here; nothing else imports a concrete connector or bus backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from retailhub.bus.port import EventBus
+from retailhub.config import BusBackend, Settings, build_bus
+from retailhub.connectors.ports import CommercePort, CrmPort, ErpPort, LoyaltyPort, PosPort, System
+from retailhub.estate import Estate, Product, Role, Secrets, SystemSettings
+
+__all__ = ["Connectors", "build_bus_from_settings", "build_connector", "build_connectors"]
+
+
+def build_bus_from_settings(settings: Settings, *, backend: BusBackend | None = None) -> EventBus:
+    """The configured event bus, unopened."""
+    return build_bus(settings, backend=backend)
+
+
+def _shopify(name: str, system: SystemSettings, secrets: Secrets) -> System:
+    from retailhub.connectors.shopify.connector import ShopifyConnector
+
+    options = dict(system.options)
+    return ShopifyConnector(
+        system.base_url,
+        secrets.get(name, system, "access_token"),
+        system.resilience.policy(),
+        shop_currency=str(options.pop("shop_currency", "EUR")),
+        **_no_more(name, options),
+    )
+
+
+def _odoo(name: str, system: SystemSettings, secrets: Secrets) -> System:
+    from retailhub.connectors.odoo.connector import OdooConnector
+
+    return OdooConnector.from_options(
+        system.base_url,
+        secrets.get(name, system, "api_key"),
+        system.resilience.policy(),
+        system.options,
+    )
+
+
+def _hubspot(name: str, system: SystemSettings, secrets: Secrets) -> System:
+    from retailhub.connectors.hubspot.connector import HubSpotCrm
+
+    _no_more(name, dict(system.options))
+    return HubSpotCrm(
+        system.base_url, secrets.get(name, system, "access_token"), system.resilience.policy()
+    )
+
+
+def _openloyalty(name: str, system: SystemSettings, secrets: Secrets) -> System:
+    from retailhub.connectors.openloyalty.connector import OpenLoyaltyConnector
+
+    options = dict(system.options)
+    places = options.pop("store_places", [])
+    return OpenLoyaltyConnector(
+        system.base_url,
+        api_token=secrets.get(name, system, "api_token"),
+        policy=system.resilience.policy(),
+        store_code=str(options.pop("store_code", "DEFAULT")),
+        web_place=str(options.pop("web_place", "WEB")),
+        store_places=[str(p) for p in places] if isinstance(places, list) else [str(places)],
+        **_no_more(name, options),
+    )
+
+
+def _poslog(name: str, system: SystemSettings, secrets: Secrets) -> System:
+    from retailhub.connectors.poslog.feed import PoslogFeedConnector
+
+    _no_more(name, dict(system.options))
+    return PoslogFeedConnector(
+        system.base_url, secrets.get(name, system, "api_key"), system.resilience.policy()
+    )
+
+
+def _no_more(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Refuse options a connector does not take, naming them."""
+    if options:
+        raise ValueError(
+            f"system {name!r} has options its connector does not take: {sorted(options)}"
+        )
+    return {}
+
+
+FACTORIES: dict[Product, Callable[[str, SystemSettings, Secrets], System]] = {
+    Product.SHOPIFY: _shopify,
+    Product.ODOO: _odoo,
+    Product.HUBSPOT: _hubspot,
+    Product.OPENLOYALTY: _openloyalty,
+    Product.POSLOG: _poslog,
+}
+
+
+def build_connector(name: str, system: SystemSettings, secrets: Secrets) -> System:
+    """The connector of one system of the estate."""
+    connector = FACTORIES[system.product](name, system, secrets)
+    connector.name = name
+    return connector
+
+
+@dataclass
+class Connectors:
+    """Every system of the estate behind its port; ERPs by name, as documents are routed."""
+
+    erps: dict[str, ErpPort] = field(default_factory=dict)
+    crm: CrmPort | None = None
+    loyalty: LoyaltyPort | None = None
+    commerce: CommercePort | None = None
+    pos: PosPort | None = None
+
+    def all(self) -> dict[str, System]:
+        """Every connector by system name."""
+        systems: dict[str, System] = dict(self.erps)
+        for one in (self.crm, self.loyalty, self.commerce, self.pos):
+            if one is not None:
+                systems[one.name] = one
+        return systems
+
+    async def close(self) -> None:
+        """Release every connector's connections."""
+        for connector in self.all().values():
+            await connector.close()
+
+
+P = TypeVar("P", bound=System)
+
+
+def _as(port: type[P], connector: System) -> P:
+    """The connector as the port of its role (a product registered under the wrong role fails)."""
+    if not isinstance(connector, port):
+        raise TypeError(f"{connector.name}: {type(connector).__name__} is not a {port.__name__}")
+    return connector
+
+
+def build_connectors(estate: Estate, secrets: Secrets) -> Connectors:
+    """Build every system of the estate; a role other than the ERP has at most one system."""
+    connectors = Connectors()
+    for role in Role:
+        systems = estate.systems_in(role)
+        if role is not Role.ERP and len(systems) > 1:
+            raise ValueError(f"the estate names {len(systems)} {role} systems; routing is for ERPs")
+        for name, system in systems.items():
+            built = build_connector(name, system, secrets)
+            match role:
+                case Role.ERP:
+                    connectors.erps[name] = _as(ErpPort, built)
+                case Role.CRM:
+                    connectors.crm = _as(CrmPort, built)
+                case Role.LOYALTY:
+                    connectors.loyalty = _as(LoyaltyPort, built)
+                case Role.COMMERCE:
+                    connectors.commerce = _as(CommercePort, built)
+                case Role.POS:
+                    connectors.pos = _as(PosPort, built)
+    return connectors
