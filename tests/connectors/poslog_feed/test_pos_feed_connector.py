@@ -235,3 +235,26 @@ async def test_the_store_server_starts_with_the_estates_items_and_store_prices(
     held = await pos.store_prices(weighed.sku)
     assert sorted(p.store or "" for p in held) == ["AMS01", "DHG04", "EIN05", "RTM02", "UTR03"]
     assert {p.model_copy(update={"store": None}) for p in held} == {national}
+
+
+async def test_a_garbled_answer_is_a_system_failure(
+    pos: PoslogFeedConnector, store_server: PoslogEmulator, estate: Estate
+) -> None:
+    store_server.faults.set(store_server.faults.faults.updated({"malformed": True}))
+
+    with pytest.raises(SystemFailure, match="malformed JSON"):
+        await pos.get_item(estate.products[0].sku)
+
+
+async def test_an_idempotency_key_reused_for_another_batch_is_refused(
+    pos: PoslogFeedConnector, store_server: PoslogEmulator
+) -> None:
+    url = f"{store_server.url}/pos/v1/item-maintenance"
+    headers = {"Authorization": "Bearer key", "Idempotency-Key": "items-reused"}
+    item = {"ItemID": "SKU-10001", "Description": "Gouda"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, json={"Items": [item]}, headers=headers) as first:
+            assert first.status == 201
+        async with session.post(url, json={"Items": [item, item]}, headers=headers) as second:
+            assert second.status == 422
+            assert (await second.json())["error"]["code"] == "IdempotencyKeyReused"
