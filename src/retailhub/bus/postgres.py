@@ -185,6 +185,9 @@ class PostgresBus(EventBus):
     """The scale-out bus: durable in PostgreSQL, shared by any number of worker processes.
 
     `schema` keeps the bus (and the handlers' SQL) in its own schema via `search_path`.
+    With `read_your_writes` (the default, as on SQLite), transactions and reads opened through
+    this bus wait for its batches that have begun writing to commit; turn it off in processes
+    whose API transactions must never wait behind a handler.
     Each running subscription has `lanes` worker lanes; the processes running a subscription
     split its partitions evenly (each claims at most its share per round, found from a
     heartbeat table), and `poll_interval` is only the fallback when a
@@ -201,6 +204,7 @@ class PostgresBus(EventBus):
         lanes: int = 2,
         partitions: int = DEFAULT_PARTITIONS,
         pool_size: int = 20,
+        read_your_writes: bool = True,
     ) -> None:
         if lanes < 1 or partitions < 1:
             raise ValueError("lanes and partitions must be at least 1")
@@ -219,14 +223,15 @@ class PostgresBus(EventBus):
         self._channel = "retailhub_bus"
         self._subscriptions: dict[str, _Subscription] = {}
         self._recent: dict[int, CloudEvent] = {}
+        self._read_your_writes = read_your_writes
         self._settling = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
         self._opened = False
 
     async def _settled(self) -> None:
-        """Wait (briefly) for batches whose handlers have all returned to commit."""
-        if self._settling:
+        """Wait (at most 5 s) for this process's settling batches to commit, unless disabled."""
+        if self._settling and self._read_your_writes:
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._quiet.wait(), timeout=5.0)
 
