@@ -17,9 +17,15 @@ from retailhub.canonical.returns import Return, ReturnLine, ReturnStatus
 from retailhub.connectors.errors import MappingError
 from retailhub.connectors.http import RequestRefused
 from retailhub.connectors.shopify.client import next_page_info, refusal_reasons
-from retailhub.connectors.shopify.connector import discount_code, promotion_marker, refund_note
+from retailhub.connectors.shopify.connector import (
+    ShopifyConnector,
+    discount_code,
+    promotion_marker,
+    refund_note,
+)
 from retailhub.connectors.shopify.prices import variant_price_body
 from retailhub.connectors.shopify.refunds import refund_from_canonical
+from retailhub.resilience import ResiliencePolicy
 from retailhub.sandbox.runner import load_emulators
 from retailhub.sandbox.shopify import ShopifyEmulator
 
@@ -178,3 +184,23 @@ def test_keys_that_make_writes_repeatable() -> None:
 
 def test_the_sandbox_finds_the_shopify_emulator() -> None:
     assert load_emulators()["shopify"] is ShopifyEmulator
+
+
+def test_the_connector_is_built_from_an_estate_files_options() -> None:
+    options = {"shop_currency": "EUR", "page_size": 100, "location_ids": {"WEB": 70000000001}}
+    shop = ShopifyConnector.from_options(
+        "http://127.0.0.1:8701", "token", ResiliencePolicy(), options
+    )
+    assert (shop.shop_currency, shop.page_size) == ("EUR", 100)
+    with pytest.raises(ValueError, match="no option 'currency'"):
+        ShopifyConnector.from_options(
+            "http://127.0.0.1:8701", "t", ResiliencePolicy(), {"currency": "EUR"}
+        )
+
+
+async def test_a_location_map_from_options_is_used_as_given() -> None:
+    options = {"location_ids": {"WEB": 70000000001}}
+    shop = ShopifyConnector.from_options("http://127.0.0.1:9", "token", ResiliencePolicy(), options)
+    assert await shop.location_ids() == {"WEB": 70000000001}
+    assert await shop.location_codes() == {70000000001: "WEB"}
+    await shop.close()

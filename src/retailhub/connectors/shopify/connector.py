@@ -67,6 +67,9 @@ _RULE_ID = re.compile(r"SHOPIFY-PRICE-RULE-(\d+)")
 _MARKER = re.compile(r"^(?P<name>.*?)\s*\[(?P<promotion_id>[^\[\]]+) v(?P<version>\d+)\]$")
 _PAID_KINDS = {"sale", "capture"}
 _NEVER = -math.inf
+_OPTIONS = frozenset(
+    {"shop_currency", "api_version", "page_size", "catalogue_max_age_s", "location_ids"}
+)
 REFUND_NOTE_PREFIX = "retailhub:"
 _PRODUCT_ATTRIBUTES = frozenset({"tags", "barcode"})
 """Attributes Shopify holds in fields of their own rather than as options."""
@@ -137,6 +140,36 @@ class ShopifyConnector(CommercePort):
         self._catalogue: dict[str, VariantRef] = {}
         self._catalogue_built_at = _NEVER
         self._catalogue_lock = asyncio.Lock()
+
+    @classmethod
+    def from_options(
+        cls,
+        base_url: str,
+        access_token: str,
+        policy: ResiliencePolicy,
+        options: Mapping[str, Any],
+    ) -> ShopifyConnector:
+        """A connector from an estate file's `options` for the system: `shop_currency`,
+        `api_version`, `page_size`, `catalogue_max_age_s` and `location_ids` (estate code ->
+        Shopify location id, when location names do not start with the codes)."""
+        unknown = sorted(set(options) - _OPTIONS)
+        if unknown:
+            raise ValueError(
+                f"shopify has no option {unknown[0]!r}; it takes {', '.join(sorted(_OPTIONS))}"
+            )
+        locations = options.get("location_ids")
+        return cls(
+            base_url,
+            access_token,
+            policy,
+            shop_currency=str(options.get("shop_currency", "EUR")),
+            api_version=str(options.get("api_version", API_VERSION)),
+            page_size=int(options.get("page_size", MAX_PAGE_SIZE)),
+            catalogue_max_age_s=float(options.get("catalogue_max_age_s", 60.0)),
+            location_ids=None
+            if locations is None
+            else {str(code): int(number) for code, number in dict(locations).items()},
+        )
 
     async def close(self) -> None:
         """Release the connection pool."""
