@@ -247,7 +247,7 @@ async def test_a_garbled_answer_is_a_system_failure(
 
 
 async def test_an_idempotency_key_reused_for_another_batch_is_refused(
-    pos: PoslogFeedConnector, store_server: PoslogEmulator
+    store_server: PoslogEmulator,
 ) -> None:
     url = f"{store_server.url}/pos/v1/item-maintenance"
     headers = {"Authorization": "Bearer key", "Idempotency-Key": "items-reused"}

@@ -121,17 +121,16 @@ class TillSimulator:
             raise ValueError(f"{store!r} is not one of the estate's stores")
         if not 1 <= count <= 10_000:
             raise ValueError("count must be from 1 to 10000")
-        opened: dict[str, int] = {}
+        opened: set[str] = set()
         documents: list[Order | Return] = []
         openings: list[bytes] = []
         for _ in range(count):
             workstation = self._rng.choice(WORKSTATIONS)
             if workstation not in opened:
-                opened[workstation] = self.state.next_sequence(store, workstation)
+                opened.add(workstation)
+                sign_on = self.state.next_sequence(store, workstation)
                 openings.append(
-                    _control(
-                        store, workstation, opened[workstation], business_day, "OperatorSignOn"
-                    )
+                    _control(store, workstation, sign_on, business_day, "OperatorSignOn")
                 )
             sequence = self.state.next_sequence(store, workstation)
             key = PosDocumentKey(store, business_day, workstation, str(sequence))
