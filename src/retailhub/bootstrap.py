@@ -27,13 +27,11 @@ def build_bus_from_settings(settings: Settings, *, backend: BusBackend | None = 
 def _shopify(name: str, system: SystemSettings, secrets: Secrets) -> System:
     from retailhub.connectors.shopify.connector import ShopifyConnector
 
-    options = dict(system.options)
-    return ShopifyConnector(
+    return ShopifyConnector.from_options(
         system.base_url,
         secrets.get(name, system, "access_token"),
         system.resilience.policy(),
-        shop_currency=str(options.pop("shop_currency", "EUR")),
-        **_no_more(name, options),
+        system.options,
     )
 
 
