@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from contextvars import ContextVar
@@ -120,7 +120,12 @@ def consumer_name(stream: str, subscription: str) -> str:
 
 def message_id(event_id: str, source: str) -> str:
     """The Nats-Msg-Id of an event: its CloudEvents identity, header-safe."""
-    return hashlib.sha1(f"{source}\0{event_id}".encode()).hexdigest()
+    return hashlib.blake2b(f"{source}\0{event_id}".encode(), digest_size=12).hexdigest()
+
+
+def new_batch_id() -> str:
+    """A batch label: short, since every consumer parses it with each message."""
+    return secrets.token_hex(8)
 
 
 class _StateTransaction(Transaction):
@@ -166,7 +171,7 @@ class _BatchUnit:
         self.begun = False
         self.staged = False
         self.slot = asyncio.Lock()
-        self.batch = uuid.uuid4().hex
+        self.batch = new_batch_id()
 
     async def begin(self) -> None:
         """Take the process's write lock and open the transaction, once."""
@@ -396,7 +401,7 @@ class NatsBus(EventBus):
         self._refuse_inside_handler("open a transaction")
         async with self._write_lock:
             await self._writer.run(lambda c: c.execute("BEGIN IMMEDIATE"))
-            transaction = _StateTransaction(self, uuid.uuid4().hex)
+            transaction = _StateTransaction(self, new_batch_id())
             try:
                 yield transaction
             except BaseException:
@@ -423,7 +428,7 @@ class NatsBus(EventBus):
             await transaction.stage(encoded)
             return [0] * len(encoded)
         self._refuse_inside_handler("publish")
-        batch = uuid.uuid4().hex if len(encoded) > 1 else None
+        batch = new_batch_id() if len(encoded) > 1 else None
         ids: list[int] = await self._write(partial(state.stage, batch=batch, events=encoded))
         self._staged.update(zip(ids, (item.event for item in encoded), strict=True))
         try:
@@ -490,7 +495,6 @@ class NatsBus(EventBus):
                         await js.publish_async(
                             f"{self.subject_prefix}.{row.type}",
                             row.payload,
-                            stream=self.stream,
                             headers=headers,
                         )
                     )
