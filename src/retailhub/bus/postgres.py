@@ -727,7 +727,6 @@ class _Lane:
 
     async def _cycle(self) -> bool:
         """Claim partitions and handle one batch of them; return whether there was work."""
-        subscription = self.subscription
         self.wake.clear()
         bus = self.bus
         batch = _Batch(bus)
@@ -750,8 +749,6 @@ class _Lane:
         for delivery in batch.deliveries:
             for callback in delivery.callbacks:
                 callback()
-        if batch.deliveries:
-            subscription.wake()
         return True
 
     async def _handle_batch(self, connection: Any, batch: _Batch) -> bool:
