@@ -277,3 +277,29 @@ def _caught_up(bus: EventBus, name: str) -> Callable[[], Awaitable[bool]]:
         return (await bus.status(name)).lag == 0
 
     return check
+
+
+async def test_a_new_state_database_starts_its_subscriptions_from_its_own_cursor(
+    stage: NatsStage,
+) -> None:
+    events = [order_event(f"o-{i}") for i in range(3)]
+    first = stage.bus()
+    await first.open()
+    try:
+        handled = Recorder()
+        await first.subscribe("search", ["retail.order.*"], handled, from_position=0)
+        await first.publish(events)
+        await eventually(handled.has(3), "the first state handles all three")
+        await eventually(_caught_up(first, "search"), "and acknowledges them")
+    finally:
+        await first.close()
+    stage.state_path = stage.state_path.with_name("rebuilt.sqlite")
+    rebuilt = stage.bus()
+    await rebuilt.open()
+    try:
+        again = Recorder()
+        await rebuilt.subscribe("search", ["retail.order.*"], again, from_position=0)
+        await eventually(again.has(3), "a rebuilt projection sees the stream from the start")
+        assert again.ids() == [e.id for e in events]
+    finally:
+        await rebuilt.close()

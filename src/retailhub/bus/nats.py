@@ -591,7 +591,9 @@ class NatsBus(EventBus):
         A consumer with deliveries still unacknowledged belongs to a worker that stopped or died
         mid-batch: JetStream would redeliver those only after `ack_wait`, behind newer events, so
         it is recreated at the cursor instead, keeping each key in order. Everything up to the
-        cursor is recorded in the state database, so nothing is lost.
+        cursor is recorded in the state database, so nothing is lost. A consumer that has
+        acknowledged past the cursor answers to other state (a replaced state database) and is
+        recreated too.
         """
         js = self._jetstream
         durable = consumer_name(self.stream, name)
@@ -599,7 +601,8 @@ class NatsBus(EventBus):
         try:
             info = await js.consumer_info(self.stream, durable)
             stale = info.config.filter_subject != wanted or info.config.ack_policy != AckPolicy.ALL
-            if stale or info.num_ack_pending:
+            ahead = info.ack_floor is not None and info.ack_floor.stream_seq > cursor
+            if stale or ahead or info.num_ack_pending:
                 await js.delete_consumer(self.stream, durable)
                 raise NotFoundError
         except NotFoundError:
