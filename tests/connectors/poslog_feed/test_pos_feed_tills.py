@@ -4,7 +4,7 @@ failures, for any seed; and its emulator routes delivering to a drop folder and 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,13 +16,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retailhub.bus.sqlite import SqliteBus
+from retailhub.canonical.base import Channel
+from retailhub.canonical.money import Money
 from retailhub.canonical.order import Order, OrderStatus, TenderType
 from retailhub.canonical.product import UnitOfMeasure
+from retailhub.canonical.promotion import (
+    Eligibility,
+    Promotion,
+    PromotionStatus,
+    Reward,
+    RewardType,
+)
 from retailhub.canonical.returns import Return
 from retailhub.connectors.poslog import poslog_to_canonical
 from retailhub.connectors.poslog.dropfolder import PoslogDropFolder
+from retailhub.connectors.poslog.feed import PoslogFeedConnector
 from retailhub.sandbox.poslog import PoslogEmulator, TillSimulator
-from retailhub.sandbox.seed import Estate
+from retailhub.sandbox.seed import CET, Estate
 
 DAY = date(2026, 11, 27)
 STORES = ("AMS01", "RTM02", "UTR03", "DHG04", "EIN05")
@@ -178,3 +188,77 @@ async def test_a_bad_till_run_is_refused_naming_the_field(store_server: PoslogEm
 
     assert status == 400
     assert body["error"]["details"][0]["field"] == "$.count"
+
+
+def test_live_store_promotions_take_money_off_and_still_map_back(estate: Estate) -> None:
+    food_week = Promotion(
+        promotion_id="food-week",
+        version=1,
+        name="Food week",
+        source="erp",
+        channels=[Channel.STORE],
+        stores=["UTR03"],
+        eligibility=Eligibility(hierarchy_nodes=[["Food"]]),
+        reward=Reward(type=RewardType.PERCENT_OFF, percent=Decimal(15)),
+        valid_from=datetime(2026, 11, 23, tzinfo=CET),
+        valid_to=datetime(2026, 11, 30, tzinfo=CET),
+        status=PromotionStatus.ACTIVE,
+    )
+    tills = TillSimulator(estate, seed=4, promotions=[food_week])
+    runs = [tills.run("UTR03", 40, DAY) for _ in range(3)]
+    orders = [d for run in runs for d in run.documents if isinstance(d, Order)]
+    discounted = [line for order in orders for line in order.lines if line.discounts]
+
+    assert discounted
+    for line in discounted:
+        assert estate.product(line.sku or "").hierarchy[0] == "Food"
+        assert line.discounts[0].promotion_id == "food-week"
+    for run in runs:
+        translation = poslog_to_canonical(run.poslog)
+        assert translation.failures == ()
+        assert list(translation.documents) == list(run.documents)
+    elsewhere = TillSimulator(estate, seed=4, promotions=[food_week]).run("AMS01", 40, DAY)
+    assert not any(
+        line.discounts for d in elsewhere.documents if isinstance(d, Order) for line in d.lines
+    )
+
+
+async def test_the_tills_apply_what_head_office_published(store_server: PoslogEmulator) -> None:
+    assert store_server.url is not None
+    pos = PoslogFeedConnector(store_server.url, "head-office-key")
+    try:
+        await pos.publish_promotion(
+            Promotion(
+                promotion_id="drinks-deal",
+                version=1,
+                name="Drinks deal",
+                source="erp",
+                channels=[Channel.STORE],
+                eligibility=Eligibility(hierarchy_nodes=[["Drinks"], ["Household"]]),
+                reward=Reward(type=RewardType.AMOUNT_OFF, amount=Money.of("0.25", "EUR")),
+                valid_from=datetime(2026, 11, 1, tzinfo=CET),
+                valid_to=datetime(2026, 12, 1, tzinfo=CET),
+                status=PromotionStatus.ACTIVE,
+            )
+        )
+    finally:
+        await pos.close()
+    status, run = await _post(
+        f"{store_server.url}/_sandbox/tills/run",
+        {"store": "DHG04", "count": 60, "business_day": "2026-11-27"},
+    )
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{store_server.url}/_sandbox/tills/files/{run['file']}") as response,
+    ):
+        translation = poslog_to_canonical(await response.read())
+
+    assert status == 201
+    assert translation.failures == ()
+    promoted = {
+        discount.promotion_id
+        for order in translation.orders
+        for line in order.lines
+        for discount in line.discounts
+    }
+    assert promoted == {"drinks-deal"}

@@ -1,6 +1,7 @@
 """The POS estate's head-office store server, emulated: the item, price and promotion feed the
 hub writes (`/pos/v1/...`, as `connectors/poslog/feed_client.py` describes it), and the till
-simulator that rings up POSLog 6.0 journals on demand (`/_sandbox/tills/...`, never faulted).
+simulator that rings up POSLog 6.0 journals on demand (`/_sandbox/tills/...`, never faulted),
+applying the promotions head office published to the feed.
 
 State (SQLite): the item file and the store prices, seeded from the estate; promotion versions;
 the answers to idempotency keys; and the tills' receipt numbers, recent sales and journals.
@@ -32,7 +33,12 @@ from aiohttp import web
 
 from retailhub.canonical.base import Channel
 from retailhub.canonical.order import Order
-from retailhub.connectors.poslog.feed_mapping import price_to_record, product_to_item
+from retailhub.canonical.promotion import Promotion
+from retailhub.connectors.poslog.feed_mapping import (
+    price_to_record,
+    product_to_item,
+    record_to_promotion,
+)
 from retailhub.sandbox.emulator import Emulator, json_response
 from retailhub.sandbox.poslog.tills import (
     TillRun,
@@ -418,6 +424,15 @@ class PoslogEmulator(Emulator):
             return _refusal_response(FeedRefusal(404, "NotFound", "no such journal", []))
         return web.Response(body=row["body"], content_type="application/xml")
 
+    def _live_promotions(self) -> list[Promotion]:
+        """The latest version of every promotion head office sent, for the tills to apply."""
+        rows = self.db.execute(
+            "SELECT body FROM promotion AS p WHERE version = "
+            "(SELECT max(version) FROM promotion WHERE promotion_id = p.promotion_id) "
+            "ORDER BY promotion_id"
+        ).fetchall()
+        return [record_to_promotion(orjson.loads(row["body"])) for row in rows]
+
     def _till_settings(self) -> dict[str, Any]:
         rows = self.db.execute("SELECT key, value FROM till_setting").fetchall()
         return {row["key"]: row["value"] for row in rows}
@@ -455,6 +470,7 @@ class PoslogEmulator(Emulator):
         chosen = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
         simulator = TillSimulator(
             estate,
+            promotions=self._live_promotions(),
             seed=chosen if chosen is not None else estate.seed * 1_000_003 + runs,
             state=state,
         )

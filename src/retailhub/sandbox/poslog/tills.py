@@ -1,7 +1,8 @@
 """The till simulator: realistic POSLog 6.0 journals for the estate's stores, the same for a seed.
 
-Each basket scans estate items by GTIN (weighed goods in kg at the price per kg), charges Dutch
-VAT included in the price, and is paid by card, by cash rounded to 0.05 with change, or partly
+Each basket scans estate items by GTIN (weighed goods in kg at the price per kg), takes money
+off for the live percent- or amount-off promotions the store server holds, charges Dutch VAT
+included in the price, and is paid by card, by cash rounded to 0.05 with change, or partly
 with loyalty points (100 points = EUR 1) when an estate member scans their card. Some baskets
 are cancelled, some are returns linked (`TransactionLink`) to an earlier sale of the same
 store, and each workstation signs on and off with control transactions. Baskets are canonical
@@ -24,6 +25,7 @@ import aiohttp
 from retailhub.canonical.base import Channel
 from retailhub.canonical.money import Money, Rounding, sum_money
 from retailhub.canonical.order import (
+    Discount,
     Order,
     OrderLine,
     OrderStatus,
@@ -34,6 +36,7 @@ from retailhub.canonical.order import (
     Totals,
 )
 from retailhub.canonical.product import Product, UnitOfMeasure
+from retailhub.canonical.promotion import Promotion, RewardType
 from retailhub.canonical.returns import Return, ReturnLine, ReturnReason, ReturnStatus
 from retailhub.connectors.poslog import PosDocumentKey, canonical_to_poslog, pos_document_id
 from retailhub.sandbox.seed import CET, CURRENCY, Estate
@@ -108,9 +111,17 @@ class TillState:
 class TillSimulator:
     """Rings up baskets for the estate's stores; the same seed and state give the same files."""
 
-    def __init__(self, estate: Estate, *, seed: int = 0, state: TillState | None = None) -> None:
+    def __init__(
+        self,
+        estate: Estate,
+        *,
+        seed: int = 0,
+        state: TillState | None = None,
+        promotions: Sequence[Promotion] = (),
+    ) -> None:
         self.estate = estate
         self.state = state or TillState()
+        self.promotions = sorted(promotions, key=lambda p: -p.priority)
         self._rng = random.Random(seed)
         self._catalogue = [p for p in estate.products if p.gtins]
         self._members = estate.customers
@@ -163,9 +174,10 @@ class TillSimulator:
     def _sale(self, key: PosDocumentKey, *, cancelled: bool) -> Order:
         rng = self._rng
         lines = [
-            self._line(str(n), rng.choice(self._catalogue)) for n in range(1, rng.randint(1, 8) + 1)
+            self._line(str(n), rng.choice(self._catalogue), key)
+            for n in range(1, rng.randint(1, 8) + 1)
         ]
-        grand = sum_money((ln.gross for ln in lines), CURRENCY)
+        grand = sum_money((ln.net for ln in lines), CURRENCY)
         tax = sum_money((ln.tax_total for ln in lines), CURRENCY)
         member = rng.choice(self._members) if rng.random() < MEMBER_SHARE else None
         tenders: list[Tender] = []
@@ -199,7 +211,7 @@ class TillSimulator:
             ),
         )
 
-    def _line(self, line_id: str, product: Product) -> OrderLine:
+    def _line(self, line_id: str, product: Product, key: PosDocumentKey) -> OrderLine:
         price = self.estate.price(product.sku, Channel.STORE).selling_price
         weighed = product.unit_of_measure is UnitOfMeasure.KG
         quantity = (
@@ -209,6 +221,8 @@ class TillSimulator:
         )
         gross = (price * quantity).rounded()
         rate = self.estate.vat_rate(product.sku) / 100
+        discounts = self._promotion_discounts(product, quantity, gross, key)
+        net = gross - sum_money((d.amount for d in discounts), CURRENCY)
         return OrderLine(
             line_id=line_id,
             sku=product.sku,
@@ -218,8 +232,33 @@ class TillSimulator:
             unit_of_measure=product.unit_of_measure,
             unit_price=price,
             extended_amount=gross,
-            tax_lines=[_vat(gross, rate)],
+            discounts=discounts,
+            tax_lines=[_vat(net, rate)],
         )
+
+    def _promotion_discounts(
+        self, product: Product, quantity: Decimal, gross: Money, key: PosDocumentKey
+    ) -> list[Discount]:
+        """Money off from the first live price promotion the item qualifies for at this store."""
+        moment = _moment(key)
+        for promotion in self.promotions:
+            if not _applies(promotion, product, key.store) or not promotion.is_live(moment):
+                continue
+            reward = promotion.reward
+            if reward.type is RewardType.PERCENT_OFF and reward.percent is not None:
+                off = (gross * (reward.percent / 100)).rounded()
+            elif reward.type is RewardType.AMOUNT_OFF and reward.amount is not None:
+                off = min((reward.amount * quantity).rounded(), gross)
+            else:
+                continue
+            if off.is_zero():
+                return []
+            return [
+                Discount(
+                    amount=off, promotion_id=promotion.promotion_id, description=promotion.name
+                )
+            ]
+        return []
 
     def _payment(
         self, grand: Money, member: bool
@@ -264,9 +303,8 @@ class TillSimulator:
                 quantity = Decimal(rng.randint(1, int(sold.quantity)))
             else:
                 quantity = sold.quantity
-            refund = (
-                sold.gross if quantity == sold.quantity else (sold.unit_price * quantity).rounded()
-            )
+            # What the customer paid for these units: the line after its promotion discount.
+            refund = (sold.net * (quantity / sold.quantity)).rounded()
             rate = sold.tax_lines[0].rate
             lines.append(
                 ReturnLine(
@@ -331,6 +369,20 @@ def journal_name(run: TillRun, business_day: date) -> str:
 def _short(document: Order | Return) -> str:
     key = document.order_id if isinstance(document, Order) else document.return_id
     return key.rsplit("-", 2)[-2] + "." + key.rsplit("-", 1)[-1]
+
+
+def _applies(promotion: Promotion, product: Product, store: str) -> bool:
+    """True when the promotion runs in stores, at this one, and names the item or its category."""
+    if Channel.STORE not in promotion.channels:
+        return False
+    if promotion.stores and store not in promotion.stores:
+        return False
+    eligibility = promotion.eligibility
+    if eligibility.customer_tiers or eligibility.customer_segments or eligibility.minimum_spend:
+        return False  # needs the member's tier or the whole basket: left to the POS's own engine
+    return product.sku in eligibility.skus or any(
+        product.in_hierarchy(node) for node in eligibility.hierarchy_nodes
+    )
 
 
 def _vat(gross: Money, rate: Decimal) -> TaxLine:
