@@ -11,25 +11,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
-from contextvars import ContextVar
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from retailhub.bus import sqlite_store as store
 from retailhub.bus.codec import EncodedEvent, decode_event, encode_events
 from retailhub.bus.delivery import (
-    Delivery,
-    build_chains,
-    describe_failure,
     epoch,
     read_attempts,
-    run_chains,
     utc,
 )
 from retailhub.bus.port import (
@@ -39,12 +31,10 @@ from retailhub.bus.port import (
     BusError,
     EventBus,
     Handler,
-    HandlerContext,
     HeldEvent,
     HoldState,
     LoggedEvent,
     Move,
-    Outcome,
     ReplayOutOfRange,
     ReplayPlan,
     RetentionPolicy,
@@ -56,185 +46,19 @@ from retailhub.bus.port import (
     UnknownSubscription,
     type_matcher,
 )
+from retailhub.bus.sqlite_transactions import (
+    SqliteTransaction,
+    handling,
+    insert_groups,
+    rollback_if_open,
+)
+from retailhub.bus.sqlite_worker import SubscriptionRun, Worker
 from retailhub.canonical.cloudevents import CloudEvent
-
-_log = structlog.get_logger(__name__)
-
-_handling: ContextVar[SqliteBus | None] = ContextVar("retailhub_bus_handling", default=None)
 
 # Events published here are kept for this process's workers, which then need not parse them
 # back. A few seconds of lag at full rate; more would keep many objects in the collector's
 # oldest generation and lengthen its pauses.
 _RECENT_EVENTS = 10_000
-
-
-class _SqliteTransaction(Transaction):
-    """A write transaction on the bus's writer connection; events it publishes wait for commit."""
-
-    def __init__(self, bus: SqliteBus) -> None:
-        self._bus = bus
-        self.published: list[tuple[list[int], list[EncodedEvent]]] = []
-
-    @property
-    def connection(self) -> store.SqliteConnection:
-        """The thread-confined connection: `await tx.connection.run(fn)` runs fn(sqlite3_conn)."""
-        return self._bus._writer
-
-    async def _enter(self) -> None:
-        """Make sure the transaction is open before a statement runs in it."""
-
-    async def execute(self, statement: str, parameters: Sequence[Any] = ()) -> None:
-        """Run one statement inside the transaction."""
-        await self._enter()
-        await self._bus._writer.run(lambda c: c.execute(statement, parameters))
-
-    async def fetch_all(
-        self, statement: str, parameters: Sequence[Any] = ()
-    ) -> list[tuple[Any, ...]]:
-        """Run one query inside the transaction and return its rows."""
-        await self._enter()
-        return await self._bus._writer.run(lambda c: c.execute(statement, parameters).fetchall())
-
-    async def insert(self, events: list[EncodedEvent]) -> list[int]:
-        """Append events to the log within this transaction."""
-        await self._enter()
-        positions, all_new = await self._bus._writer.run(
-            partial(store.append_events, events=events, recorded_at=time.time())
-        )
-        if all_new:
-            self.published.append((positions, events))
-        return positions
-
-
-class _BatchUnit:
-    """One worker batch's write transaction: begun when a handler first writes, or at commit."""
-
-    def __init__(self, bus: SqliteBus) -> None:
-        self.bus = bus
-        self.begun = False
-        self.slot = asyncio.Lock()
-        self.published: list[tuple[list[int], list[EncodedEvent]]] = []
-        self.after_commit: list[Callable[[], None]] = []
-
-    async def begin(self) -> None:
-        """Take the process's write lock and open the transaction, once."""
-        if self.begun:
-            return
-        await self.bus._write_lock.acquire()
-        try:
-            await self.bus._writer.run(lambda c: c.execute("BEGIN IMMEDIATE"))
-        except BaseException:
-            self.bus._write_lock.release()
-            raise
-        self.begun = True
-
-    async def commit(self, bookkeeping: Callable[[Any], None]) -> None:
-        """Write the batch's bookkeeping and commit it with whatever the handlers wrote.
-
-        When no handler wrote, the whole transaction is one trip to the writer thread.
-        """
-        if not self.begun:
-            async with self.bus._write_lock:
-                await self.bus._writer.run(store.in_transaction(bookkeeping, write=True))
-            return
-
-        def finish(connection: Any) -> None:
-            bookkeeping(connection)
-            connection.execute("COMMIT")
-
-        try:
-            await self.bus._writer.run(finish)
-        except BaseException:
-            await self.abort()
-            raise
-        self.begun = False
-        self.bus._write_lock.release()
-
-    async def abort(self) -> None:
-        """Roll back the batch (handlers' writes included) and free the write lock."""
-        if not self.begun:
-            return
-        self.begun = False
-        try:
-            await self.bus._writer.run(_rollback_if_open)
-        finally:
-            self.bus._write_lock.release()
-
-
-def _insert_groups(
-    connection: Any, groups: list[list[EncodedEvent]]
-) -> list[tuple[list[int], bool]]:
-    """Append each group of events in turn inside the open transaction."""
-    recorded_at = time.time()
-    return [store.append_events(connection, group, recorded_at) for group in groups]
-
-
-def _rollback_if_open(connection: Any) -> None:
-    """Roll back unless a cancelled commit already finished on the connection's thread."""
-    if connection.in_transaction:
-        connection.execute("ROLLBACK")
-
-
-class _HandlerTransaction(_SqliteTransaction):
-    """A handler's share of its batch transaction: a savepoint, so a failure undoes only its writes.
-
-    Handlers of one batch run in parallel but take turns on the database: the first statement
-    waits for the batch's slot and holds it until the handler returns.
-    """
-
-    def __init__(self, unit: _BatchUnit) -> None:
-        super().__init__(unit.bus)
-        self._unit = unit
-        self._active = False
-
-    async def _enter(self) -> None:
-        if self._active:
-            return
-        await self._unit.slot.acquire()
-        try:
-            await self._unit.begin()
-            await self._bus._writer.run(lambda c: c.execute("SAVEPOINT handler"))
-        except BaseException:
-            self._unit.slot.release()
-            raise
-        self._active = True
-
-    async def end(self, *, handled: bool) -> None:
-        """Keep the handler's writes if it handled the event, else roll them back."""
-        if not self._active:
-            return
-        self._active = False
-        try:
-            await self._bus._writer.run(_release if handled else _roll_back_savepoint)
-            if handled:
-                self._unit.published.extend(self.published)
-        finally:
-            self._unit.slot.release()
-
-
-def _release(connection: Any) -> None:
-    """Keep a handler's writes inside the batch transaction."""
-    connection.execute("RELEASE handler")
-
-
-def _roll_back_savepoint(connection: Any) -> None:
-    """Undo a failed handler's writes, leaving the rest of the batch intact."""
-    connection.execute("ROLLBACK TO handler")
-    connection.execute("RELEASE handler")
-
-
-@dataclass(slots=True)
-class _Subscription:
-    """A subscription this process runs: its filter, handler, policy and worker task."""
-
-    name: str
-    types: tuple[str, ...]
-    handler: Handler
-    retry: RetryPolicy
-    concurrency: int
-    wake: asyncio.Event
-    task: asyncio.Task[None] | None = None
-    stopping: bool = False
 
 
 class SqliteBus(EventBus):
@@ -254,7 +78,7 @@ class SqliteBus(EventBus):
         self._writer = store.SqliteConnection(self.path, synchronous=synchronous)
         self._reader = store.SqliteConnection(self.path, synchronous=synchronous)
         self._write_lock = asyncio.Lock()
-        self._subscriptions: dict[str, _Subscription] = {}
+        self._subscriptions: dict[str, SubscriptionRun] = {}
         self._recent: dict[int, CloudEvent] = {}
         self._waiting_publishes: list[tuple[list[EncodedEvent], asyncio.Future[list[int]]]] = []
         self._committer: asyncio.Task[None] | None = None
@@ -290,12 +114,12 @@ class SqliteBus(EventBus):
         self._refuse_inside_handler("open a transaction")
         async with self._write_lock:
             await self._writer.run(lambda c: c.execute("BEGIN IMMEDIATE"))
-            transaction = _SqliteTransaction(self)
+            transaction = SqliteTransaction(self)
             try:
                 yield transaction
                 await self._writer.run(lambda c: c.execute("COMMIT"))
             except BaseException:
-                await self._writer.run(_rollback_if_open)
+                await self._writer.run(rollback_if_open)
                 raise
         self._published(transaction.published)
 
@@ -307,7 +131,7 @@ class SqliteBus(EventBus):
         if not encoded:
             return []
         if transaction is not None:
-            if not isinstance(transaction, _SqliteTransaction) or transaction._bus is not self:
+            if not isinstance(transaction, SqliteTransaction) or transaction._bus is not self:
                 raise BusError("the transaction belongs to another bus")
             return await transaction.insert(encoded)
         self._refuse_inside_handler("publish")
@@ -351,7 +175,7 @@ class SqliteBus(EventBus):
         """
         async with self._write_lock:
             appended: list[tuple[list[int], bool]] = await self._writer.run(
-                store.in_transaction(partial(_insert_groups, groups=groups), write=True)
+                store.in_transaction(partial(insert_groups, groups=groups), write=True)
             )
         self._published(
             (positions, group)
@@ -362,7 +186,7 @@ class SqliteBus(EventBus):
 
     def _refuse_inside_handler(self, action: str) -> None:
         """A handler holding the batch transaction would wait on itself; say what to do instead."""
-        if _handling.get() is self:
+        if handling.get() is self:
             raise BusError(
                 f"cannot {action} from inside a handler: pass transaction=ctx.transaction so "
                 "the events commit together with the handler's effect"
@@ -408,12 +232,12 @@ class SqliteBus(EventBus):
         )
         async with self._write_lock:
             await self._writer.run(work)
-        subscription = _Subscription(
+        subscription = SubscriptionRun(
             name, tuple(types), handler, retry, max(1, concurrency), asyncio.Event()
         )
         self._subscriptions[name] = subscription
         subscription.task = asyncio.create_task(
-            _Worker(self, subscription).run(), name=f"bus-worker-{name}"
+            Worker(self, subscription).run(), name=f"bus-worker-{name}"
         )
 
     async def unsubscribe(self, name: str) -> None:
@@ -620,113 +444,3 @@ def _status(connection: Any, name: str) -> SubscriptionStatus:
         dead=counts.get(HoldState.DEAD.value, 0),
         parked=counts.get(HoldState.PARKED.value, 0),
     )
-
-
-class _Worker:
-    """Runs one subscription: fetch a batch, handle keys in parallel, commit, repeat."""
-
-    def __init__(self, bus: SqliteBus, subscription: _Subscription) -> None:
-        self.bus = bus
-        self.subscription = subscription
-        self.type_filter = store.glob_clause("type", subscription.types)
-        self.next_due: float | None = None
-
-    async def run(self) -> None:
-        """Loop until stopped; a failing cycle is logged and retried after a short pause."""
-        pause = 0.0
-        while not self.subscription.stopping:
-            try:
-                worked = await self._cycle()
-                pause = 0.0
-            except Exception:
-                _log.exception("bus worker cycle failed", subscription=self.subscription.name)
-                pause = min(5.0, max(0.05, pause * 2))
-                await asyncio.sleep(pause)
-                continue
-            if not worked:
-                await self._idle()
-
-    async def _idle(self) -> None:
-        """Sleep until woken by a publish, the poll interval, or the next retry falling due."""
-        timeout = self.bus.poll_interval
-        if self.next_due is not None:
-            timeout = min(timeout, max(0.0, self.next_due - time.time()))
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self.subscription.wake.wait(), timeout)
-
-    async def _cycle(self) -> bool:
-        """Handle one batch; return whether there was anything to do."""
-        subscription = self.subscription
-        subscription.wake.clear()
-        snapshot: store.BatchSnapshot = await self.bus._read(
-            partial(
-                store.read_batch,
-                name=subscription.name,
-                type_filter=self.type_filter,
-                now=time.time(),
-                limit=self.bus.batch_size,
-                recent=self.bus._recent,
-            )
-        )
-        self.next_due = snapshot.next_due
-        if not snapshot.new and not snapshot.heads and snapshot.scanned_to == snapshot.cursor:
-            return False
-        chains = build_chains(
-            snapshot.new,
-            snapshot.heads,
-            snapshot.parked,
-            snapshot.held_keys,
-            snapshot.complete_keys,
-        )
-        unit = _BatchUnit(self.bus)
-        try:
-            await run_chains(chains, partial(self._attempt, unit), subscription.concurrency)
-            deliveries = [*snapshot.new, *snapshot.heads]
-            for behind in snapshot.parked.values():
-                deliveries.extend(behind)
-            await unit.commit(
-                partial(
-                    store.record_batch,
-                    name=subscription.name,
-                    deliveries=deliveries,
-                    scanned_to=snapshot.scanned_to,
-                    policy=subscription.retry,
-                    now=time.time(),
-                )
-            )
-        except BaseException:
-            await unit.abort()
-            raise
-        self.bus._published(unit.published)
-        for callback in unit.after_commit:
-            callback()
-        return True
-
-    async def _attempt(self, unit: _BatchUnit, delivery: Delivery) -> bool:
-        """Hand one event to the handler in its own savepoint; record how it went."""
-        subscription = self.subscription
-        delivery.attempted_at = time.time()
-        transaction = _HandlerTransaction(unit)
-        context = HandlerContext(
-            subscription.name,
-            delivery.position,
-            delivery.failures + 1,
-            transaction,
-            delivery.callbacks,
-        )
-        token = _handling.set(self.bus)
-        try:
-            event = delivery.event or self.bus._event(delivery.position, delivery.payload)
-            await subscription.handler(event, context)
-        except Exception as error:
-            await transaction.end(handled=False)
-            delivery.outcome = Outcome.FAILED
-            delivery.error, delivery.stack = describe_failure(error)
-            delivery.callbacks.clear()
-            return False
-        finally:
-            _handling.reset(token)
-        await transaction.end(handled=True)
-        delivery.outcome = Outcome.HANDLED
-        unit.after_commit.extend(delivery.callbacks)
-        return True
