@@ -198,11 +198,15 @@ class SqliteBus(EventBus):
         for positions, encoded in batches:
             for position, item in zip(positions, encoded, strict=True):
                 recent[position] = item.event
-        if len(recent) > 2 * _RECENT_EVENTS:
-            newest = max(recent)
-            self._recent = {p: e for p, e in recent.items() if p > newest - _RECENT_EVENTS}
+        self._trim_recent()
         for subscription in self._subscriptions.values():
             subscription.wake.set()
+
+    def _trim_recent(self) -> None:
+        """Keep only the newest events in memory once twice as many have gathered."""
+        if len(self._recent) > 2 * _RECENT_EVENTS:
+            newest = max(self._recent)
+            self._recent = {p: e for p, e in self._recent.items() if p > newest - _RECENT_EVENTS}
 
     async def subscribe(
         self,
@@ -301,8 +305,12 @@ class SqliteBus(EventBus):
         return [LoggedEvent(p, _aware(at), self._event(p, payload)) for p, at, payload in rows]
 
     def _event(self, position: int, payload: bytes) -> CloudEvent:
-        """The event at a position: from memory if this process published it, else parsed."""
-        return self._recent.get(position) or decode_event(payload)
+        """The event at a position: from memory, else parsed once for every subscription here."""
+        event = self._recent.get(position)
+        if event is None:
+            event = self._recent[position] = decode_event(payload)
+            self._trim_recent()
+        return event
 
     async def held(
         self, selection: Selection = EVERYTHING, *, states: Iterable[HoldState] = ALL_STATES

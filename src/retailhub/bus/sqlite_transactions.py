@@ -142,10 +142,10 @@ class HandlerTransaction(SqliteTransaction):
     def __init__(self, unit: BatchUnit) -> None:
         super().__init__(unit.bus)
         self._unit = unit
-        self._active = False
+        self.active = False
 
     async def _enter(self) -> None:
-        if self._active:
+        if self.active:
             return
         await self._unit.slot.acquire()
         try:
@@ -154,13 +154,13 @@ class HandlerTransaction(SqliteTransaction):
         except BaseException:
             self._unit.slot.release()
             raise
-        self._active = True
+        self.active = True
 
     async def end(self, *, handled: bool) -> None:
         """Keep the handler's writes if it handled the event, else roll them back."""
-        if not self._active:
+        if not self.active:
             return
-        self._active = False
+        self.active = False
         try:
             await self._bus._writer.run(_release if handled else _roll_back_savepoint)
             if handled:

@@ -133,14 +133,16 @@ class Worker:
             event = delivery.event or self.bus._event(delivery.position, delivery.payload)
             await subscription.handler(event, context)
         except Exception as error:
-            await transaction.end(handled=False)
+            if transaction.active:
+                await transaction.end(handled=False)
             delivery.outcome = Outcome.FAILED
             delivery.error, delivery.stack = describe_failure(error)
             delivery.callbacks.clear()
             return False
         finally:
             handling.reset(token)
-        await transaction.end(handled=True)
+        if transaction.active:
+            await transaction.end(handled=True)
         delivery.outcome = Outcome.HANDLED
         unit.after_commit.extend(delivery.callbacks)
         return True
