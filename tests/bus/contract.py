@@ -669,6 +669,29 @@ class BusContract(ABC):
         await bus.publish_one(event)
         await eventually(lambda: committed == [event.id], "the callback ran")
 
+    async def test_stopped_subscription_lags_and_resumes_where_it_stopped(
+        self, bus: EventBus
+    ) -> None:
+        first_run = Recorder()
+        await bus.subscribe("erp", ["*"], first_run)
+        await bus.subscribe("audit", ["*"], Recorder())
+        await bus.publish_one(order_event("o-1"))
+        await eventually(first_run.has(1), "erp handles the first event")
+        await eventually(self._idle(bus, "erp"), "erp is caught up")
+        await bus.unsubscribe("erp")
+        missed = [order_event("o-2"), order_event("o-3")]
+        await bus.publish(missed)
+        await eventually(self._idle(bus, "audit"), "audit is caught up")
+        statuses = await bus.subscriptions()
+        assert [s.name for s in statuses] == ["audit", "erp"]
+        assert statuses[1].lag == 2
+        assert statuses[1].types == ("*",)
+        second_run = Recorder()
+        await bus.subscribe("erp", ["*"], second_run)
+        await eventually(second_run.has(2), "erp catches up on what it missed")
+        assert second_run.ids() == [e.id for e in missed]
+        assert len(first_run.handled) == 1
+
     # durability across restarts
 
     async def test_subscription_resumes_from_its_cursor_after_restart(self) -> None:
