@@ -1,11 +1,12 @@
 """A fulfilment worker on the PostgreSQL bus, for the crash and competing-consumer tests.
 
 Run as `python consumer_postgres.py URL SCHEMA EXPECTED [--stall-at N --marker FILE]
-[--ready FILE] [--lanes L]`. Each handled event writes one effect row (event id, key, step, this
-process's id) through the handler's transaction. With --stall-at it writes FILE from inside the
-batch holding event N (its effect written, not committed) and waits to be killed. With --ready
-it writes FILE once subscribed. It exits 0 once EXPECTED effects are committed and nothing is
-held, and 3 if that takes too long.
+[--ready FILE --members M] [--lanes L]`. Each handled event writes one effect row (event id,
+key, step, this process's id) through the handler's transaction. With --stall-at it writes FILE
+from inside the batch holding event N (its effect written, not committed) and waits to be
+killed. With --ready it writes FILE once subscribed and aware of M processes running the
+subscription. It exits 0 once EXPECTED effects are committed and nothing is held, and 3 if that
+takes too long.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ async def fulfil_orders(arguments: argparse.Namespace) -> int:
             await asyncio.sleep(0.0005)
 
         await bus.subscribe("fulfilment", ["retail.order.*"], reserve_stock, from_position=0)
+        for _ in range(int(LIMIT_SECONDS / 0.05)):
+            if bus.members_seen("fulfilment") >= arguments.members:
+                break
+            await asyncio.sleep(0.05)
         if arguments.ready is not None:
             arguments.ready.write_text("ready")
         deadline = time.monotonic() + LIMIT_SECONDS
@@ -78,6 +83,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--marker", type=Path)
     parser.add_argument("--ready", type=Path)
     parser.add_argument("--lanes", type=int, default=2)
+    parser.add_argument("--members", type=int, default=1)
     return parser.parse_args(argv)
 
 

@@ -147,7 +147,7 @@ async def test_two_processes_share_a_subscription_without_doubles_or_reordering(
 ) -> None:
     ready = [tmp_path / "first-ready", tmp_path / "second-ready"]
     workers = [
-        start("consumer_postgres.py", postgres_url, schema, ORDERS, "--lanes", 2, "--ready", r)
+        start("consumer_postgres.py", postgres_url, schema, ORDERS, "--ready", r, "--members", 2)
         for r in ready
     ]
     for worker, marker in zip(workers, ready, strict=True):
@@ -275,3 +275,23 @@ async def test_publisher_killed_inside_a_transaction_leaves_no_partial_batch(
     kill(publisher)
     seen = batches_seen(await read_log(postgres_url, schema))
     assert seen == {"only-0": 200, "only-1": 200, "only-2": 200}
+
+
+async def test_publisher_killed_at_arbitrary_moments_never_shows_part_of_a_batch(
+    postgres_url: str, schema: str, tmp_path: Path
+) -> None:
+    marker = tmp_path / "progress"
+    for round_number in range(2):
+        publisher = start("publisher_postgres.py", postgres_url, schema, 500, marker, round_number)
+        await wait_until(
+            lambda: (
+                marker.exists() and marker.read_text().isdigit() and int(marker.read_text()) >= 2
+            ),
+            f"round {round_number} commits a few batches",
+            publisher,
+        )
+        kill(publisher)
+        marker.unlink()
+    seen = batches_seen(await read_log(postgres_url, schema))
+    assert {label.split("-")[0] for label in seen} == {"0", "1"}
+    assert set(seen.values()) == {500}, f"partial batches visible: {seen}"

@@ -171,6 +171,7 @@ class _Subscription:
     concurrency: int
     lanes: int
     share: int = 1
+    members: int = 1
     wakes: list[asyncio.Event] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: bool = False
@@ -428,8 +429,16 @@ class PostgresBus(EventBus):
                 connection, self._member, sorted(running), _MEMBER_TTL_SECONDS
             )
         for name, subscription in running.items():
-            mine = math.ceil(self._partitions / max(1, members.get(name, 1)))
+            subscription.members = max(1, members.get(name, 1))
+            mine = math.ceil(self._partitions / subscription.members)
             subscription.share = max(1, math.ceil(mine / subscription.lanes))
+
+    def members_seen(self, subscription: str) -> int:
+        """How many processes (this one included) ran `subscription` at the last heartbeat."""
+        running = self._subscriptions.get(subscription)
+        if running is None:
+            raise BusError(f"subscription {subscription!r} does not run in this process")
+        return running.members
 
     async def _heartbeat(self) -> None:
         """Beat every second while subscriptions run; a failed beat keeps the last shares."""
