@@ -384,6 +384,16 @@ class NatsBus(EventBus):
         await self._reader.close()
         await self._writer.close()
 
+    async def delete_stream(self) -> None:
+        """Stop this process's workers, then delete the stream with its consumers.
+
+        For benchmarks and tests on a throwaway stream; the state database is left as it is.
+        """
+        for name in list(self._subscriptions):
+            await self.unsubscribe(name)
+        with suppress(NotFoundError):
+            await self._jetstream.delete_stream(self.stream)
+
     @property
     def _jetstream(self) -> JetStreamContext:
         if self._js is None:
