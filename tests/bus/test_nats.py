@@ -17,12 +17,12 @@ import nats
 import pytest
 from nats.js.errors import NotFoundError
 
-from bus.contract import BusContract, Recorder, eventually, order_event
+from bus.contract import BusContract, Recorder, customer_event, eventually, order_event
 from retailhub.bus import nats as nats_bus
 from retailhub.bus import nats_state
 from retailhub.bus.nats import NatsBus, subject_filter
-from retailhub.bus.port import EventBus, HandlerContext, Transaction
-from retailhub.canonical.cloudevents import CloudEvent
+from retailhub.bus.port import EventBus, HandlerContext, MalformedEvent, Transaction
+from retailhub.canonical.cloudevents import CloudEvent, new_event
 from services import require_nats
 
 
@@ -303,3 +303,39 @@ async def test_a_new_state_database_starts_its_subscriptions_from_its_own_cursor
         assert again.ids() == [e.id for e in events]
     finally:
         await rebuilt.close()
+
+
+async def test_patterns_a_subject_cannot_express_are_filtered_in_the_worker(
+    stage: NatsStage,
+) -> None:
+    bus = stage.bus()
+    await bus.open()
+    try:
+        several, inner = Recorder(), Recorder()
+        await bus.subscribe("several", ["retail.order.created.v1", "retail.customer.*"], several)
+        await bus.subscribe("inner", ["retail.*.created.v1"], inner)
+        returned = new_event("retail.return.created.v1", "/pos", {"r": 1}, subject="r-1")
+        accepted = order_event("o-1", kind="accepted")
+        events = [order_event("o-1"), customer_event("c-1"), returned, accepted]
+        await bus.publish(events)
+        await eventually(several.has(2), "the order and the customer reach 'several'")
+        await eventually(inner.has(2), "both created events reach 'inner'")
+        await eventually(_caught_up(bus, "several"), "'several' passes the rest")
+        await eventually(_caught_up(bus, "inner"), "'inner' passes the rest")
+        assert several.ids() == [events[0].id, events[1].id]
+        assert inner.ids() == [events[0].id, returned.id]
+    finally:
+        await bus.close()
+
+
+async def test_a_type_that_cannot_be_a_subject_is_refused(stage: NatsStage) -> None:
+    bus = stage.bus()
+    await bus.open()
+    try:
+        spaced = new_event("retail.order created.v1", "/pos", {"n": 1})
+        with pytest.raises(MalformedEvent) as refused:
+            await bus.publish([order_event("o-1"), spaced])
+        assert [fault.path for fault in refused.value.faults] == ["$[1].type"]
+        assert await bus.tail() == []
+    finally:
+        await bus.close()
