@@ -185,14 +185,12 @@ class _Subscription:
 class PostgresBus(EventBus):
     """The scale-out bus: durable in PostgreSQL, shared by any number of worker processes.
 
-    `schema` keeps the bus (and the handlers' SQL) in its own schema via `search_path`.
-    With `read_your_writes` (the default, as on SQLite), transactions and reads opened through
-    this bus wait for its batches that have begun writing to commit; turn it off in processes
-    whose API transactions must never wait behind a handler.
-    Each running subscription has `lanes` worker lanes; the processes running a subscription
-    split its partitions evenly (each claims at most its share per round, found from a
-    heartbeat table), and `poll_interval` is only the fallback when a
-    notification is missed.
+    `schema` keeps the bus tables (and the handlers' SQL, via `search_path`) in one schema.
+    Each subscription runs `lanes` worker lanes here; the processes running it split its
+    `partitions` evenly, found from a heartbeat table. Lanes wake on NOTIFY; `poll_interval`
+    is only the fallback when a notification is missed. With `read_your_writes` (the default,
+    as on SQLite), transactions and reads through this bus wait for its batches that have
+    begun writing to commit; turn it off where API transactions must never wait on a handler.
     """
 
     def __init__(
@@ -246,14 +244,6 @@ class PostgresBus(EventBus):
         """Create the pool, the schema, and the listening connection."""
         if self._opened:
             return
-        if self.schema is not None:
-            connection = await asyncpg.connect(self.dsn)
-            try:
-                await connection.execute(
-                    f"CREATE SCHEMA IF NOT EXISTS {_quote_identifier(self.schema)}"
-                )
-            finally:
-                await connection.close()
         self._pool = await asyncpg.create_pool(
             self.dsn,
             min_size=2,
@@ -261,7 +251,7 @@ class PostgresBus(EventBus):
             server_settings=self._server_settings(),
         )
         async with self._pool.acquire() as connection:
-            self._partitions = await store.create_schema(connection, self._partitions)
+            self._partitions = await store.create_schema(connection, self._partitions, self.schema)
             schema = await connection.fetchval("SELECT current_schema()")
         self._channel = f"retailhub_bus.{schema}"
         self._opened = True
@@ -667,11 +657,6 @@ def _newly_logged(
 def _set_on_loss(lost: asyncio.Event, _connection: Any) -> None:
     """Termination callback of the listening connection."""
     lost.set()
-
-
-def _quote_identifier(name: str) -> str:
-    """A schema name as a quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _aware(timestamp: float) -> datetime:

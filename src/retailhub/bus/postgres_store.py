@@ -116,10 +116,12 @@ class HeldRow:
     stack: str | None
 
 
-async def create_schema(connection: Connection, partitions: int) -> int:
-    """Create the bus tables if missing; return the partition count the database was made with."""
+async def create_schema(connection: Connection, partitions: int, schema: str | None) -> int:
+    """Create the bus tables (in `schema`, made if missing); return the database's partitions."""
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
+        if schema is not None:
+            await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")
         await connection.execute(SCHEMA)
         await connection.execute(
             "INSERT INTO bus_head (only_row, position, partitions) VALUES (true, 0, $1) "
@@ -132,6 +134,11 @@ async def create_schema(connection: Connection, partitions: int) -> int:
         # compiler (10+ ms) on every batch read.
         await connection.execute("ANALYZE bus_head, bus_lock")
         return int(await connection.fetchval("SELECT partitions FROM bus_head"))
+
+
+def quote_identifier(name: str) -> str:
+    """A name as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 async def _prefer_lz4(connection: Connection) -> None:
