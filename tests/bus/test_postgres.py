@@ -7,8 +7,9 @@ The module works in its own throwaway database; each test gets a fresh schema in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -209,6 +210,34 @@ async def test_notify_wakes_a_consumer_that_would_otherwise_sleep(
         await asyncio.sleep(0.2)
         await elsewhere.publish_one(order_event("o-1"))
         await eventually(recorder.has(1), "the notification wakes the sleeping consumer")
+
+
+async def test_lost_listener_reconnects_and_wakes_again(postgres_url: str, schema: str) -> None:
+    recorder = Recorder()
+    sleepy = PostgresBus(postgres_url, schema=schema, poll_interval=3600.0)
+    elsewhere = PostgresBus(postgres_url, schema=schema, pool_size=2)
+    async with sleepy, elsewhere:
+        await sleepy.subscribe("loyalty", ["retail.order.*"], recorder)
+        async with elsewhere.transaction() as transaction:
+            killed = await transaction.fetch_all(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN %' AND query LIKE $1",
+                (f"%{schema}%",),
+            )
+        assert killed == [(True,), (True,)], "each bus listens on one connection"
+        for attempt in range(100):
+            await elsewhere.publish_one(order_event(f"o-{attempt}"))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_until(recorder.has(1)), timeout=0.2)
+            if recorder.handled:
+                break
+        assert recorder.handled, "a notification wakes the consumer once it listens again"
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Return once `condition` holds (callers bound the wait)."""
+    while not condition():
+        await asyncio.sleep(0.01)
 
 
 async def test_consumer_killed_inside_a_batch_handles_every_event_once(

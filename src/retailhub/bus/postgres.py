@@ -362,14 +362,18 @@ class PostgresBus(EventBus):
 
     def _published(self, batches: Iterable[tuple[list[int], list[EncodedEvent]]]) -> None:
         """Remember committed events for this process's lanes and wake them."""
-        recent = self._recent
         for positions, encoded in batches:
             for position, item in zip(positions, encoded, strict=True):
-                recent[position] = item.event
+                self._recent[position] = item.event
+        self._trim_recent()
+        self._wake_all()
+
+    def _trim_recent(self) -> None:
+        """Keep the newest events in memory, a bounded number."""
+        recent = self._recent
         if len(recent) > 2 * _RECENT_EVENTS:
             newest = max(recent)
             self._recent = {p: e for p, e in recent.items() if p > newest - _RECENT_EVENTS}
-        self._wake_all()
 
     async def subscribe(
         self,
@@ -512,8 +516,15 @@ class PostgresBus(EventBus):
         return [LoggedEvent(p, _aware(at), self._event(p, payload)) for p, at, payload in rows]
 
     def _event(self, position: int, payload: bytes) -> CloudEvent:
-        """The event at a position: from memory if this process published it, else parsed."""
-        return self._recent.get(position) or decode_event(payload)
+        """The event at a position: from memory if this process published or read it, else parsed.
+
+        Parsed events are remembered too, so the other subscriptions here parse each once.
+        """
+        event = self._recent.get(position)
+        if event is None:
+            event = self._recent[position] = decode_event(payload)
+            self._trim_recent()
+        return event
 
     async def held(
         self, selection: Selection = EVERYTHING, *, states: Iterable[HoldState] = ALL_STATES
