@@ -15,6 +15,7 @@ from typing import Any
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
 from bus.contract import BusContract, Recorder, customer_event, eventually, order_event
@@ -337,5 +338,35 @@ async def test_a_type_that_cannot_be_a_subject_is_refused(stage: NatsStage) -> N
             await bus.publish([order_event("o-1"), spaced])
         assert [fault.path for fault in refused.value.faults] == ["$[1].type"]
         assert await bus.tail() == []
+    finally:
+        await bus.close()
+
+
+async def test_a_delivery_lost_on_its_way_to_the_worker_is_handled_in_order(
+    stage: NatsStage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fetch = nats_bus._Worker._fetch
+    dropped: list[int] = []
+
+    async def fetch_losing_one(worker: nats_bus._Worker) -> list[Msg]:
+        messages = await real_fetch(worker)
+        if messages and not dropped:
+            lost = min(messages, key=lambda m: m.metadata.sequence.stream)
+            dropped.append(lost.metadata.sequence.stream)
+            return [m for m in messages if m is not lost]
+        return messages
+
+    monkeypatch.setattr(nats_bus._Worker, "_fetch", fetch_losing_one)
+    bus = stage.bus()
+    await bus.open()
+    try:
+        recorder = Recorder()
+        await bus.subscribe("fulfilment", ["retail.order.*"], recorder)
+        events = [order_event("o-1", step) for step in range(4)]
+        await bus.publish(events)
+        await eventually(recorder.has(4), "all four are handled despite the lost delivery")
+        await eventually(_caught_up(bus, "fulfilment"), "the cursor reaches the head")
+        assert dropped, "a delivery was lost"
+        assert recorder.ids() == [e.id for e in events]
     finally:
         await bus.close()

@@ -284,6 +284,7 @@ class _Subscription:
     retry: RetryPolicy
     concurrency: int
     pull: JetStreamContext.PullSubscription
+    delivered: int
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     stopping: bool = False
@@ -586,17 +587,21 @@ class NatsBus(EventBus):
         )
         found = await self._read(partial(store.subscription_row, name=name))
         assert found is not None
-        pull = await self._bind_consumer(name, tuple(types), cursor=found[1])
-        subscription = _Subscription(name, tuple(types), handler, retry, max(1, concurrency), pull)
+        pull, delivered = await self._bind_consumer(name, tuple(types), cursor=found[1])
+        subscription = _Subscription(
+            name, tuple(types), handler, retry, max(1, concurrency), pull, delivered
+        )
         self._subscriptions[name] = subscription
         subscription.task = asyncio.create_task(
             _Worker(self, subscription).run(), name=f"bus-worker-{name}"
         )
 
     async def _bind_consumer(
-        self, name: str, types: tuple[str, ...], cursor: int
-    ) -> JetStreamContext.PullSubscription:
+        self, name: str, types: tuple[str, ...], cursor: int, *, fresh: bool = False
+    ) -> tuple[JetStreamContext.PullSubscription, int]:
         """Bind to the subscription's durable consumer, (re)creating it at the cursor if needed.
+
+        Returns the pull subscription and the consumer's delivery count so far.
 
         A consumer with deliveries still unacknowledged belongs to a worker that stopped or died
         mid-batch: JetStream would redeliver those only after `ack_wait`, behind newer events, so
@@ -612,10 +617,12 @@ class NatsBus(EventBus):
             info = await js.consumer_info(self.stream, durable)
             stale = info.config.filter_subject != wanted or info.config.ack_policy != AckPolicy.ALL
             ahead = info.ack_floor is not None and info.ack_floor.stream_seq > cursor
-            if stale or ahead or info.num_ack_pending:
+            if fresh or stale or ahead or info.num_ack_pending:
                 await js.delete_consumer(self.stream, durable)
                 raise NotFoundError
+            delivered = info.delivered.consumer_seq if info.delivered is not None else 0
         except NotFoundError:
+            delivered = 0
             await js.add_consumer(
                 self.stream,
                 ConsumerConfig(
@@ -628,7 +635,8 @@ class NatsBus(EventBus):
                     filter_subject=wanted,
                 ),
             )
-        return await js.pull_subscribe_bind(durable=durable, stream=self.stream)
+        pull = await js.pull_subscribe_bind(durable=durable, stream=self.stream)
+        return pull, delivered
 
     async def unsubscribe(self, name: str) -> None:
         """Stop this process's worker after its current batch; the durable consumer stays."""
@@ -1073,6 +1081,9 @@ class _Worker:
         handed back to JetStream at once.
         """
         fetched = await self._fetch()
+        if not self._in_sequence(fetched):
+            await self._rewind()
+            return
         messages = sorted(self.backlog + fetched, key=lambda m: m.metadata.sequence.stream)
         self.backlog = []
         try:
@@ -1081,6 +1092,34 @@ class _Worker:
             backlog, self.backlog = self.backlog, []
             await _settle(messages + backlog, ack=False)
             raise
+
+    def _in_sequence(self, fetched: list[Msg]) -> bool:
+        """Whether these deliveries follow the last ones without a gap.
+
+        Acknowledgements are cumulative, so a delivery that never reached this worker (lost
+        with a pull that timed out, say) would be acknowledged with the next batch unhandled.
+        JetStream numbers deliveries; a gap in those numbers means one went missing.
+        """
+        expected = self.subscription.delivered
+        for message in sorted(fetched, key=lambda m: m.metadata.sequence.consumer):
+            expected += 1
+            if message.metadata.sequence.consumer != expected:
+                return False
+        self.subscription.delivered = expected
+        return True
+
+    async def _rewind(self) -> None:
+        """Start the consumer again just after the cursor: everything up to it is recorded."""
+        subscription = self.subscription
+        _log.warning("bus delivery went missing; rewinding to the cursor", name=subscription.name)
+        self.backlog = []
+        with suppress(Exception):
+            await subscription.pull.unsubscribe()
+        found = await self.bus._read(partial(store.subscription_row, name=subscription.name))
+        cursor = found[1] if found is not None else 0
+        subscription.pull, subscription.delivered = await self.bus._bind_consumer(
+            subscription.name, subscription.types, cursor, fresh=True
+        )
 
     async def _handle(self, messages: list[Msg]) -> None:
         """Sort out, handle and commit one batch, then acknowledge what it settled."""
