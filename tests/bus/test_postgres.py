@@ -199,6 +199,21 @@ async def test_two_buses_in_one_process_compete_on_one_subscription(
     assert all(seen == sorted(seen) for seen in steps.values())
 
 
+async def test_concurrent_publishers_share_commits_but_keep_each_batch_whole(
+    postgres_url: str, schema: str
+) -> None:
+    batches = [keyed_orders(20, 5) for _ in range(12)]
+    async with PostgresBus(postgres_url, schema=schema, pool_size=4) as bus:
+        results = await asyncio.gather(*(bus.publish(batch) for batch in batches))
+        logged = await bus.tail(limit=1000)
+    for positions in results:
+        assert positions == list(range(positions[0], positions[0] + 20)), "a batch is contiguous"
+    assert len({p for positions in results for p in positions}) == 240
+    by_position = {entry.position: entry.event.id for entry in logged}
+    for batch, positions in zip(batches, results, strict=True):
+        assert [by_position[p] for p in positions] == [e.id for e in batch]
+
+
 async def test_notify_wakes_a_consumer_that_would_otherwise_sleep(
     postgres_url: str, schema: str
 ) -> None:
