@@ -460,7 +460,11 @@ class PostgresBus(EventBus):
             name, tuple(types), like, handler, retry, math.ceil(concurrency / lanes), lanes
         )
         self._subscriptions[name] = subscription
-        await self._beat()
+        try:
+            await self._beat()
+        except BaseException:
+            del self._subscriptions[name]
+            raise
         if self._heartbeat_task is None:
             self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="bus-heartbeat")
         for lane in range(lanes):
@@ -513,12 +517,12 @@ class PostgresBus(EventBus):
             await self._with_connection(partial(store.leave, member=self._member, names=[name]))
         subscription.stopping = True
         subscription.wake()
-        for task in subscription.tasks:
-            try:
-                await asyncio.wait_for(asyncio.shield(task), timeout=5.0)
-            except TimeoutError:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        if not subscription.tasks:
+            return
+        _done, stuck = await asyncio.wait(subscription.tasks, timeout=5.0)
+        for task in stuck:
+            task.cancel()
+        await asyncio.gather(*subscription.tasks, return_exceptions=True)
 
     async def _with_connection(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """Run `work(connection)` on a pooled connection outside any transaction."""
