@@ -627,7 +627,9 @@ def apply_retention(
         (floor, cutoff if cutoff is not None else float("-inf"), size_boundary),
     ).rowcount
     oldest, _newest = log_bounds(connection)
-    connection.execute(
-        "DELETE FROM bus_handled WHERE position < ?", (oldest if oldest is not None else floor + 1,)
+    below = oldest if oldest is not None else floor + 1
+    connection.executemany(
+        "DELETE FROM bus_handled WHERE subscription = ? AND position < ?",
+        [(name, below) for name in subscription_names(connection)],
     )
     return deleted, oldest
