@@ -2,11 +2,11 @@
 with filterGroups and `paging.next.after`, create, read and update; every call through JsonClient
 under the system's resilience policy, refusals raised in HubSpot's own terms.
 
-Followed: HubSpot's CRM v3 object API description (Contacts v3 OpenAPI document, as published by
-HubSpot at api.hubspot.com/api-catalog-public and mirrored in clarkmcc/go-hubspot
-`schema/Contacts.json`; the `Error` schema also in APIs-guru/openapi-directory
-`APIs/hubapi.com/crm/v3/openapi.yaml`) and developers.hubspot.com's CRM search guide (filters
-ANDed within a group, groups ORed; at most 200 per page; a search reaches 10,000 results).
+Followed: HubSpot's developer documentation at developers.hubspot.com: the CRM v3 objects
+reference and contacts guide (records, create with associations, read, update), the error
+responses page, and the CRM search guide (filters ANDed within a group, groups ORed; at most 200
+per page; a search reaches 10,000 results). The tests check the shapes against retailhub's own
+transcription of those pages (tests/connectors/hubspot/hubspot_crm_v3_schemas.json).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """The loyalty port on Open Loyalty's REST API.
 
 Follows the Open Loyalty API reference (help.openloyalty.io, API reference "Member",
-"Transactions", "Points", "Earning rules"; v4/v5 naming: `/api/{storeCode}/member`,
-`transaction` bodies with `header`, `items`, `customerData`; lists as
-`{"items", "total": {"all", "filtered"}}`), with the third-party OpenAPI description in
-api-evangelist/open-loyalty `openapi/` (2026) for auth (`X-AUTH-TOKEN` permanent token or JWT
-bearer), paging (`page`, `perPage`) and the item and earning-rule fields. Where they disagree
-(that description still names members `customer` and the transaction header `transactionData`,
-as Open Loyalty 3.x did), the newer official reference wins.
+"Transactions", "Points", "Tier"; `/api/{storeCode}/member`, `transaction` bodies with `header`,
+`items`, `customerData`; lists as `{"items", "total": {"all", "filtered"}}`) and its technical
+guide for auth (`X-AUTH-TOKEN` permanent token, or a JWT bearer from `login_check`), with Open
+Loyalty's 4.x documentation (docs.openloyalty.io) for earning rules and for paging (`page`,
+`perPage`). The tests check the connector's bodies and the emulator's answers against
+retailhub's own transcription of those pages
+(tests/connectors/openloyalty/openloyalty_api_shapes.json).
 
 Idempotency: a sale's or return's `documentNumber` is its order or return id, and Open Loyalty
 refuses a document number twice, so a repeat is answered with the first registration; points

@@ -3,7 +3,7 @@ read, update, search) and the properties API's create calls, with HubSpot's shap
 codes and error bodies, a private app bearer token, and a control route that makes coming calls
 answer 429 with Retry-After.
 
-Shapes follow HubSpot's CRM v3 object OpenAPI documents (SimplePublicObject,
+Shapes follow HubSpot's CRM v3 objects documentation (SimplePublicObject,
 CollectionResponseWithTotalSimplePublicObjectForwardPaging, Error): ids and property values are
 strings, unset requested properties are null, `paging.next.after` is an offset string, and a
 search reaches at most `search_window` results as HubSpot's does 10,000.
