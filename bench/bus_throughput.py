@@ -27,6 +27,7 @@ import orjson
 
 from retailhub.bus import benchmark, sqlite_store
 from retailhub.bus.sqlite import SqliteBus
+from retailhub.canonical.cloudevents import CloudEvent
 
 FIGURES = (
     "published_per_s",
@@ -40,7 +41,7 @@ FIGURES = (
 
 
 async def one_run(
-    events: int, publish_batch: int, publishers: int, rate: float | None
+    orders: list[CloudEvent], publish_batch: int, publishers: int, rate: float | None
 ) -> dict[str, Any]:
     """One measurement on a fresh SQLite file, with the process CPU seconds it used."""
     before = resource.getrusage(resource.RUSAGE_SELF)
@@ -49,7 +50,8 @@ async def one_run(
             figures = await benchmark.measure_throughput(
                 bus,
                 backend="sqlite",
-                events=events,
+                events=len(orders),
+                orders=orders,
                 publish_batch=publish_batch,
                 publishers=publishers,
                 rate=rate,
@@ -103,11 +105,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=None)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    cached = benchmark.order_events(args.events)
-    benchmark.order_events = lambda count, seed=7: cached[:count]  # type: ignore[assignment]
+    orders = benchmark.order_events(args.events)
     runs = []
     for _ in range(args.runs):
-        figures = asyncio.run(one_run(args.events, args.publish_batch, args.publishers, args.rate))
+        figures = asyncio.run(one_run(orders, args.publish_batch, args.publishers, args.rate))
         figures["load_1m"] = float(Path("/proc/loadavg").read_text().split()[0])
         print(orjson.dumps(figures).decode(), flush=True)
         runs.append(figures)
@@ -117,7 +118,7 @@ def main() -> None:
         spent = tally_sqlite_threads()
         profiler = cProfile.Profile()
         profiler.enable()
-        figures = asyncio.run(one_run(args.events, args.publish_batch, args.publishers, args.rate))
+        figures = asyncio.run(one_run(orders, args.publish_batch, args.publishers, args.rate))
         profiler.disable()
         print("profiled run", orjson.dumps(figures).decode())
         for name, (count, seconds) in sorted(spent.items(), key=lambda kv: -kv[1][1]):
