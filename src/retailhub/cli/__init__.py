@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from retailhub.cli import demo, events, pos, sandbox, schemas, translate, validate
+from retailhub.cli import bench, demo, events, pos, sandbox, schemas, translate, validate
 from retailhub.observability.logging import configure_logging
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(events.events_app, name="events")
 app.add_typer(events.dlq_app, name="dlq")
 app.command("replay")(events.replay)
 app.add_typer(pos.app, name="pos")
+app.add_typer(bench.app, name="bench")
 
 
 def main() -> None:
