@@ -1,0 +1,123 @@
+"""The `o2c.crm` subscription: each completed order is noted on the buyer's CRM timeline.
+
+The contact is the one the order names for the CRM system (`customer_ids[<crm name>]`), else
+the contact with the order's email; an order of nobody the CRM knows is `skipped: no contact`.
+The CRM subscription never waits on the loyalty platform: the order note ("Order X: N lines,
+total T") is written as the order arrives, so it proceeds through a loyalty outage, and the
+points go on a second note when `POINTS_ACCRUED` arrives (ordered after the order on the same
+key). One note could only carry both by making the CRM wait for loyalty, or by reading the
+loyalty row before calling the CRM, which holds the hub database across an HTTP call.
+A cancellation of a noted order adds a cancellation note; each note is written once per key.
+"""
+
+from __future__ import annotations
+
+from retailhub.bus.port import Handler, HandlerContext
+from retailhub.canonical.cloudevents import CloudEvent
+from retailhub.canonical.order import Order
+from retailhub.connectors.ports import CrmPort
+from retailhub.flows.order_to_cash.decisions import (
+    cancel_note,
+    cancel_note_key,
+    is_completed,
+    order_note,
+    order_note_key,
+    points_note,
+    points_note_key,
+)
+from retailhub.flows.order_to_cash.events import (
+    POINTS_ACCRUED,
+    is_cancellation,
+    order_of,
+    points_accrued_of,
+)
+from retailhub.flows.order_to_cash.status import Outcome, SystemStatus, amend, record, recorded
+
+SYSTEM = "crm"
+
+
+async def contact_of(crm: CrmPort, order: Order) -> str | None:
+    """The CRM's id of the order's buyer, by the id the order carries or by email."""
+    known = order.customer_ids.get(crm.name)
+    if known:
+        return known
+    if not order.email:
+        return None
+    contact = await crm.find_contact(order.email)
+    if contact is None:
+        return None
+    ids = contact.identities
+    return ids.get(crm.name) or (next(iter(ids.values())) if len(ids) == 1 else None)
+
+
+def note_on_crm(crm: CrmPort) -> Handler:
+    """The handler noting orders, their points and their cancellation on the CRM timeline."""
+
+    async def on_points(event: CloudEvent, context: HandlerContext) -> None:
+        accrued = points_accrued_of(event)
+        order_id = accrued.order.order_id
+        contact = await contact_of(crm, accrued.order)
+        if contact is None:
+            return
+        note = await crm.add_note(
+            contact, points_note(order_id, accrued.points), points_note_key(order_id)
+        )
+        await amend(
+            context.transaction,
+            order_id,
+            SYSTEM,
+            detail=f"{accrued.points} points noted (note {note})",
+            points=accrued.points,
+        )
+
+    async def on_order(event: CloudEvent, context: HandlerContext) -> None:
+        order = order_of(event)
+        order_id = order.order_id
+        if is_completed(order, is_cancellation(event)):
+            contact = await contact_of(crm, order)
+            if contact is None:
+                status = SystemStatus(
+                    SYSTEM, Outcome.SKIPPED, detail="no contact", attempts=context.attempt
+                )
+            else:
+                note = await crm.add_note(contact, order_note(order), order_note_key(order_id))
+                status = SystemStatus(
+                    SYSTEM,
+                    Outcome.DONE,
+                    reference=note,
+                    detail=f"order noted for contact {contact}",
+                    attempts=context.attempt,
+                )
+        elif is_cancellation(event):
+            before = (await recorded(context.transaction, order_id)).get(SYSTEM)
+            contact = await contact_of(crm, order) if before is not None else None
+            if before is None or before.outcome is not Outcome.DONE or contact is None:
+                status = SystemStatus(
+                    SYSTEM,
+                    Outcome.SKIPPED,
+                    detail="cancelled before it was noted",
+                    attempts=context.attempt,
+                )
+            else:
+                await crm.add_note(contact, cancel_note(order_id), cancel_note_key(order_id))
+                status = SystemStatus(
+                    SYSTEM,
+                    Outcome.DONE,
+                    reference=before.reference,
+                    points=before.points,
+                    detail="cancellation noted",
+                    attempts=context.attempt,
+                )
+        else:
+            status = SystemStatus(
+                SYSTEM, Outcome.SKIPPED, detail="not completed yet", attempts=context.attempt
+            )
+        await record(context.transaction, order_id, status)
+
+    async def handle(event: CloudEvent, context: HandlerContext) -> None:
+        if event.type == POINTS_ACCRUED:
+            await on_points(event, context)
+        else:
+            await on_order(event, context)
+
+    return handle
