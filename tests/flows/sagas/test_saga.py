@@ -1,0 +1,215 @@
+"""Sagas on a real DBOS: steps complete, or the done ones are undone in reverse and alerted."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TypeVar
+
+import pytest
+
+from retailhub.flows.sagas import (
+    Saga,
+    SagaOutcome,
+    SagaStatus,
+    SagaSteps,
+    StepRetry,
+    WorkflowRuntime,
+    register_saga,
+    start_saga,
+)
+
+from .conftest import QUICK, WAIT, RecordingAlerts
+
+R = TypeVar("R")
+
+
+class Refused(Exception):
+    """A refusal that retrying cannot change."""
+
+
+class Ledger:
+    """The effects the saga's steps had on the outside world, in order."""
+
+    def __init__(self) -> None:
+        self.entries: list[str] = []
+        self.attempts: dict[str, int] = {}
+
+    async def do(self, what: str, *, fail_times: int = 0, error: Exception | None = None) -> str:
+        self.attempts[what] = self.attempts.get(what, 0) + 1
+        if error is not None or self.attempts[what] <= fail_times:
+            raise error or ConnectionError(f"{what} timed out")
+        self.entries.append(what)
+        return f"{what}-ref"
+
+
+def return_saga(
+    name: str,
+    ledger: Ledger,
+    alerts: RecordingAlerts,
+    *,
+    third: Exception | None = None,
+    failing_undo: str | None = None,
+) -> Saga[str, str]:
+    """Credit note, points reversal, restock: three coarse steps, the first two undoable."""
+
+    async def undo(reference: str) -> None:
+        if reference.startswith(failing_undo or "-"):
+            raise ConnectionError(f"cannot undo {reference}")
+        ledger.entries.append(f"undo {reference}")
+
+    async def body(steps: SagaSteps, return_id: str) -> str:
+        note = await steps.step(
+            "erp_credit_note", lambda: ledger.do(f"credit:{return_id}"), compensate=undo
+        )
+        await steps.step(
+            "loyalty_reversal", lambda: ledger.do(f"points:{return_id}"), compensate=undo
+        )
+        if third is not None:
+            await steps.step("restock", lambda: ledger.do("restock", error=third))
+        return note
+
+    saga = Saga(name, body, alerts, step_retry=QUICK, compensation_retry=QUICK)
+    register_saga(saga)
+    return saga
+
+
+async def outcome_of(runtime: WorkflowRuntime, saga: Saga[str, R], key: str) -> SagaOutcome[R]:
+    handle = await start_saga(runtime, saga, key, key)
+    return await asyncio.wait_for(handle.get_result(), WAIT)
+
+
+async def test_two_steps_complete(runtime: WorkflowRuntime, alerts: RecordingAlerts) -> None:
+    ledger = Ledger()
+    saga = return_saga("refund_ok", ledger, alerts)
+
+    outcome = await outcome_of(runtime, saga, "R1")
+
+    assert outcome.status is SagaStatus.COMPLETED
+    assert outcome.result == "credit:R1-ref"
+    assert outcome.workflow_id == "refund_ok:R1"
+    assert ledger.entries == ["credit:R1", "points:R1"]
+    assert alerts.alerts == []
+
+
+async def test_failing_third_step_compensates_in_reverse_and_alerts(
+    runtime: WorkflowRuntime, alerts: RecordingAlerts
+) -> None:
+    ledger = Ledger()
+    saga = return_saga("refund_fails", ledger, alerts, third=ConnectionError("WMS down"))
+
+    outcome = await outcome_of(runtime, saga, "R2")
+
+    assert outcome.status is SagaStatus.COMPENSATED
+    assert outcome.failed_step == "restock"
+    assert "WMS down" in (outcome.reason or "")
+    assert outcome.compensated == ("loyalty_reversal", "erp_credit_note")
+    assert ledger.entries == [
+        "credit:R2",
+        "points:R2",
+        "undo points:R2-ref",
+        "undo credit:R2-ref",
+    ]
+    assert ledger.attempts["restock"] == QUICK.max_attempts
+    (alert,) = alerts.alerts
+    assert (alert.workflow_id, alert.failed_step, alert.status) == (
+        "refund_fails:R2",
+        "restock",
+        SagaStatus.COMPENSATED,
+    )
+    assert not alert.needs_operator
+
+
+async def test_a_refusal_is_not_retried(runtime: WorkflowRuntime, alerts: RecordingAlerts) -> None:
+    ledger = Ledger()
+    saga = return_saga("refund_refused", ledger, alerts, third=Refused("more than was bought"))
+    saga = Saga(
+        saga.name,
+        saga.body,
+        alerts,
+        step_retry=StepRetry(max_attempts=3, interval=0.01, give_up_on=(Refused,)),
+        compensation_retry=QUICK,
+    )
+    register_saga(saga)
+
+    outcome = await outcome_of(runtime, saga, "R3")
+
+    assert outcome.status is SagaStatus.COMPENSATED
+    assert ledger.attempts["restock"] == 1
+    assert outcome.reason == "restock: Refused: more than was bought"
+
+
+async def test_a_transient_failure_is_retried_by_dbos(
+    runtime: WorkflowRuntime, alerts: RecordingAlerts
+) -> None:
+    ledger = Ledger()
+
+    async def body(steps: SagaSteps, key: str) -> str:
+        return await steps.step("erp_credit_note", lambda: ledger.do("credit", fail_times=2))
+
+    saga = Saga("refund_flaky", body, alerts, step_retry=QUICK)
+    register_saga(saga)
+
+    outcome = await outcome_of(runtime, saga, "R4")
+
+    assert outcome.status is SagaStatus.COMPLETED
+    assert ledger.attempts["credit"] == 3
+    assert ledger.entries == ["credit"]
+
+
+async def test_an_undo_that_fails_is_flagged_for_an_operator(
+    runtime: WorkflowRuntime, alerts: RecordingAlerts
+) -> None:
+    ledger = Ledger()
+    saga = return_saga(
+        "refund_stuck", ledger, alerts, third=ConnectionError("down"), failing_undo="points"
+    )
+
+    outcome = await outcome_of(runtime, saga, "R5")
+
+    assert outcome.status is SagaStatus.COMPENSATION_FAILED
+    assert outcome.compensated == ("erp_credit_note",)
+    assert outcome.not_compensated == ("loyalty_reversal",)
+    assert ledger.entries[-1] == "undo credit:R5-ref"
+    (alert,) = alerts.alerts
+    assert alert.needs_operator
+
+
+async def test_an_error_in_the_body_compensates_too(
+    runtime: WorkflowRuntime, alerts: RecordingAlerts
+) -> None:
+    ledger = Ledger()
+
+    async def undo(reference: str) -> None:
+        ledger.entries.append(f"undo {reference}")
+
+    async def body(steps: SagaSteps, key: str) -> str:
+        await steps.step("erp_credit_note", lambda: ledger.do("credit"), compensate=undo)
+        raise ValueError("no store for this return")
+
+    saga = Saga("refund_bug", body, alerts, step_retry=QUICK)
+    register_saga(saga)
+
+    outcome = await outcome_of(runtime, saga, "R6")
+
+    assert (outcome.status, outcome.failed_step) == (SagaStatus.COMPENSATED, "body")
+    assert ledger.entries == ["credit", "undo credit-ref"]
+
+
+async def test_reserved_step_names_are_refused(
+    runtime: WorkflowRuntime, alerts: RecordingAlerts
+) -> None:
+    async def body(steps: SagaSteps, key: str) -> None:
+        await steps.step("alert", lambda: Ledger().do("x"))
+
+    saga = Saga("refund_reserved", body, alerts, step_retry=QUICK)
+    register_saga(saga)
+
+    outcome = await outcome_of(runtime, saga, "R7")
+
+    assert outcome.status is SagaStatus.COMPENSATED
+    assert "reserved" in (outcome.reason or "")
+
+
+def test_step_retry_needs_an_attempt() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        StepRetry(max_attempts=0)
