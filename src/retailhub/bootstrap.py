@@ -12,16 +12,39 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from retailhub.bus.port import EventBus
-from retailhub.config import BusBackend, Settings, build_bus
+from retailhub.config import BusBackend, ConfigError, Settings
 from retailhub.connectors.ports import CommercePort, CrmPort, ErpPort, LoyaltyPort, PosPort, System
 from retailhub.estate import Estate, Product, Role, Secrets, SystemSettings
 
-__all__ = ["Connectors", "build_bus_from_settings", "build_connector", "build_connectors"]
+__all__ = ["Connectors", "build_bus", "build_connector", "build_connectors"]
+
+NATS_STATE_FILE = "nats-state.sqlite"
+"""Where the NATS bus keeps cursors, dedupe records and dead letters, under the hub's home."""
 
 
-def build_bus_from_settings(settings: Settings, *, backend: BusBackend | None = None) -> EventBus:
-    """The configured event bus, unopened."""
-    return build_bus(settings, backend=backend)
+def build_bus(settings: Settings, *, backend: BusBackend | None = None) -> EventBus:
+    """The configured event bus, unopened; `backend` overrides the configured one (benchmarks)."""
+    chosen = backend or settings.bus
+    if chosen == "postgres":
+        from retailhub.bus.postgres import PostgresBus
+
+        url = settings.database_url
+        if not url or not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(
+                "RETAILHUB_BUS=postgres needs RETAILHUB_DATABASE_URL=postgresql://user@host/db"
+            )
+        return PostgresBus(url)
+    if chosen == "nats":
+        from retailhub.bus.nats import NatsBus
+
+        if not settings.nats_url:
+            raise ConfigError(
+                "RETAILHUB_BUS=nats needs RETAILHUB_NATS_URL, e.g. nats://127.0.0.1:4222"
+            )
+        return NatsBus(settings.nats_url, settings.home / NATS_STATE_FILE)
+    from retailhub.bus.sqlite import SqliteBus
+
+    return SqliteBus(settings.sqlite_path)
 
 
 def _shopify(name: str, system: SystemSettings, secrets: Secrets) -> System:

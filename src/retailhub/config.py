@@ -1,4 +1,4 @@
-"""Settings from the environment, and the one place that turns them into the configured bus.
+"""Settings from the environment: where the hub keeps its state and which engines it runs on.
 
 `RETAILHUB_HOME` (default `./.retailhub`) holds the embedded SQLite file; `RETAILHUB_BUS` picks
 the backend (sqlite, postgres, nats); `RETAILHUB_DATABASE_URL` and `RETAILHUB_NATS_URL` say where
@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-
-from retailhub.bus.port import EventBus
 
 BusBackend = Literal["sqlite", "postgres", "nats"]
 BUS_BACKENDS: tuple[BusBackend, ...] = ("sqlite", "postgres", "nats")
@@ -54,17 +52,4 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bus=backend,
         database_url=env.get("RETAILHUB_DATABASE_URL") or None,
         nats_url=env.get("RETAILHUB_NATS_URL") or None,
-    )
-
-
-def build_bus(settings: Settings, *, backend: BusBackend | None = None) -> EventBus:
-    """The configured bus, unopened; `backend` overrides the configured one (benchmarks)."""
-    chosen = backend or settings.bus
-    if chosen == "sqlite":
-        from retailhub.bus.sqlite import SqliteBus
-
-        return SqliteBus(settings.sqlite_path)
-    raise ConfigError(
-        f"the {chosen} bus backend is not available in this build yet; "
-        "set RETAILHUB_BUS=sqlite (the embedded default)"
     )

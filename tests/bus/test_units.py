@@ -11,10 +11,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from retailhub.bootstrap import build_bus
 from retailhub.bus.port import BusError, RetryPolicy, type_matcher
 from retailhub.bus.sqlite import SqliteBus
 from retailhub.cli import bench
-from retailhub.config import ConfigError, build_bus, load_settings
+from retailhub.config import ConfigError, load_settings
 
 
 def test_backoff_grows_by_the_multiplier_up_to_the_cap() -> None:
@@ -70,12 +71,14 @@ def test_sqlite_url_overrides_the_file(tmp_path: Path) -> None:
     assert load_settings({"RETAILHUB_DATABASE_URL": url}).sqlite_path == tmp_path / "hub.db"
 
 
-def test_unknown_or_unbuilt_backends_get_clear_errors() -> None:
+def test_unknown_or_unconfigured_backends_get_clear_errors() -> None:
     with pytest.raises(ConfigError, match="RETAILHUB_BUS='kafka'"):
         load_settings({"RETAILHUB_BUS": "kafka"})
     settings = load_settings({"RETAILHUB_BUS": "postgres"})
-    with pytest.raises(ConfigError, match="postgres"):
+    with pytest.raises(ConfigError, match="needs RETAILHUB_DATABASE_URL"):
         build_bus(settings)
+    with pytest.raises(ConfigError, match="needs RETAILHUB_NATS_URL"):
+        build_bus(load_settings({"RETAILHUB_BUS": "nats"}))
 
 
 def test_bench_throughput_prints_one_json_object() -> None:
@@ -89,3 +92,25 @@ def test_bench_throughput_prints_one_json_object() -> None:
     assert 1500 <= figures["event_bytes"] <= 3000
     for name in ("published_per_s", "delivered_per_s", "p50_ms", "p99_ms"):
         assert figures[name] > 0
+
+
+def test_configured_backends_are_built_unopened(tmp_path: Path) -> None:
+    from retailhub.bus.nats import NatsBus
+    from retailhub.bus.postgres import PostgresBus
+
+    postgres = build_bus(
+        load_settings(
+            {"RETAILHUB_BUS": "postgres", "RETAILHUB_DATABASE_URL": "postgresql://u@127.0.0.1/db"}
+        )
+    )
+    assert isinstance(postgres, PostgresBus)
+    nats = build_bus(
+        load_settings(
+            {
+                "RETAILHUB_BUS": "nats",
+                "RETAILHUB_NATS_URL": "nats://127.0.0.1:4222",
+                "RETAILHUB_HOME": str(tmp_path),
+            }
+        )
+    )
+    assert isinstance(nats, NatsBus)

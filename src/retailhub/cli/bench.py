@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import tempfile
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -13,10 +15,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from retailhub.bootstrap import build_bus
 from retailhub.bus.benchmark import measure_throughput
 from retailhub.bus.port import EventBus
 from retailhub.bus.sqlite import SqliteBus
-from retailhub.config import BusBackend, ConfigError, build_bus, load_settings
+from retailhub.config import BusBackend, ConfigError, load_settings
 
 app = typer.Typer(help="Benchmarks of the hub's engines.", no_args_is_help=True)
 
@@ -30,11 +33,44 @@ class Backend(StrEnum):
 
 
 def fresh_bus(backend: Backend, workdir: Path) -> EventBus:
-    """An empty bus to measure: a new SQLite file in `workdir`, or the configured service."""
+    """An empty bus to measure: a new SQLite file in `workdir`, a throwaway PostgreSQL schema,
+    or a throwaway JetStream stream, so a benchmark never touches the hub's own events."""
+    run = secrets.token_hex(4)
     if backend is Backend.SQLITE:
         return SqliteBus(workdir / "bench.sqlite")
-    chosen: BusBackend = backend.value  # type: ignore[assignment]
-    return build_bus(load_settings(), backend=chosen)
+    settings = load_settings()
+    if backend is Backend.POSTGRES:
+        from retailhub.bus.postgres import PostgresBus
+
+        chosen: BusBackend = "postgres"
+        build_bus(settings, backend=chosen)  # refuses a missing or wrong database URL
+        return PostgresBus(settings.database_url or "", schema=f"retailhub_bench_{run}")
+    from retailhub.bus.nats import NatsBus
+
+    return NatsBus(
+        settings.nats_url or "nats://127.0.0.1:4222",
+        workdir / "nats-state.sqlite",
+        stream=f"RETAILHUB_BENCH_{run}",
+        subject_prefix=f"retailhub.bench.{run}.events",
+        stream_max_age=timedelta(hours=1),
+    )
+
+
+async def discard(bus: EventBus) -> None:
+    """Remove what a benchmark bus left behind in a shared service (while it is still open)."""
+    from retailhub.bus.nats import NatsBus
+    from retailhub.bus.postgres import PostgresBus
+
+    if isinstance(bus, NatsBus):
+        await bus.delete_stream()
+    elif isinstance(bus, PostgresBus) and bus.schema:
+        import asyncpg
+
+        connection = await asyncpg.connect(bus.dsn)
+        try:
+            await connection.execute(f'DROP SCHEMA IF EXISTS "{bus.schema}" CASCADE')
+        finally:
+            await connection.close()
 
 
 async def _measure(
@@ -43,14 +79,17 @@ async def _measure(
     """Run one measurement on a fresh bus and return its figures."""
     with tempfile.TemporaryDirectory(prefix="retailhub-bench-") as workdir:
         async with fresh_bus(backend, Path(workdir)) as bus:
-            return await measure_throughput(
-                bus,
-                backend=backend.value,
-                events=events,
-                publish_batch=publish_batch,
-                publishers=publishers,
-                rate=rate,
-            )
+            try:
+                return await measure_throughput(
+                    bus,
+                    backend=backend.value,
+                    events=events,
+                    publish_batch=publish_batch,
+                    publishers=publishers,
+                    rate=rate,
+                )
+            finally:
+                await discard(bus)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from retailhub.bootstrap import build_bus
 from retailhub.bus.port import (
     BusError,
     EventBus,
@@ -26,7 +27,7 @@ from retailhub.bus.port import (
 from retailhub.canonical.catalogue import validate_event
 from retailhub.canonical.cloudevents import CloudEvent
 from retailhub.canonical.errors import Fault, InvalidDocument
-from retailhub.config import ConfigError, build_bus, load_settings
+from retailhub.config import ConfigError, load_settings
 
 T = TypeVar("T")
 

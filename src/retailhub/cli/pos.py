@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from retailhub.bootstrap import build_bus_from_settings
+from retailhub.bootstrap import build_bus
 from retailhub.config import ConfigError, load_settings
 from retailhub.connectors.poslog.dropfolder import PoslogDropFolder
 
@@ -23,7 +23,7 @@ async def _watch(folder: Path, interval: float, once: bool) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with build_bus_from_settings(load_settings()) as bus:
+    async with build_bus(load_settings()) as bus:
         watcher = PoslogDropFolder(folder, bus, poll_interval_s=interval)
         if once:
             return len(await watcher.scan_once())
