@@ -16,10 +16,17 @@ import asyncpg
 import pytest
 
 from bus.consumer_postgres import EFFECT_TABLE
-from bus.contract import BusContract, Recorder, eventually, order_event
+from bus.contract import FAST_RETRY, BusContract, Recorder, eventually, order_event
 from bus.postgres_fixtures import new_schema, throwaway_database
 from bus.test_crash_sqlite import batches_seen, finish, kill, start, wait_until
-from retailhub.bus.port import EventBus, Handler, HandlerContext, LoggedEvent, Transaction
+from retailhub.bus.port import (
+    EventBus,
+    Handler,
+    HandlerContext,
+    LoggedEvent,
+    Selection,
+    Transaction,
+)
 from retailhub.bus.postgres import PostgresBus
 from retailhub.canonical.cloudevents import CloudEvent, new_event
 
@@ -212,6 +219,33 @@ async def test_concurrent_publishers_share_commits_but_keep_each_batch_whole(
     by_position = {entry.position: entry.event.id for entry in logged}
     for batch, positions in zip(batches, results, strict=True):
         assert [by_position[p] for p in positions] == [e.id for e in batch]
+
+
+async def test_bulk_retry_does_not_wait_for_other_subscriptions_batches(
+    postgres_url: str, schema: str
+) -> None:
+    gate = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def stuck(event: CloudEvent, context: HandlerContext) -> None:
+        entered.set()
+        await gate.wait()
+
+    refusing = Recorder()
+    event = order_event("o-1")
+    refusing.failing.add(event.id)
+    bus = PostgresBus(postgres_url, schema=schema, poll_interval=0.02)
+    async with bus:
+        await bus.subscribe("erp", ["*"], refusing, retry=FAST_RETRY)
+        await bus.subscribe("slow", ["*"], stuck)
+        await bus.publish_one(event)
+        await eventually(BusContract._dead_count(bus, "erp", 1), "erp dead-letters the order")
+        await asyncio.wait_for(entered.wait(), timeout=10)
+        refusing.failing.clear()
+        moved = await asyncio.wait_for(bus.retry(Selection(type="retail.order.*")), timeout=5)
+        assert [m.event.id for m in moved.events] == [event.id]
+        await eventually(refusing.has(1), "the retried order is handled")
+        gate.set()
 
 
 async def test_notify_wakes_a_consumer_that_would_otherwise_sleep(

@@ -632,16 +632,24 @@ class PostgresBus(EventBus):
     ) -> Move:
         """Select dead letters and, unless dry-running, apply `change` to them atomically.
 
-        A real move first locks the partitions of the subscriptions it touches, waiting for
-        batches in flight there, so no worker acts on a stale view of the held rows.
+        A real move first locks the partitions of the subscriptions holding matching dead
+        letters, waiting for batches in flight there, so no lane acts on a stale view of the
+        held rows; other subscriptions' batches do not hold it up.
         """
 
         async def work(connection: Any) -> tuple[list[store.HeldRow], int]:
             await _check_selection(connection, selection)
-            if not dry_run:
-                names = None if selection.subscription is None else [selection.subscription]
-                await store.lock_subscriptions(connection, names)
             rows = await store.select_held(connection, selection, (HoldState.DEAD,))
+            if not dry_run:
+                # Only the subscriptions holding matching dead letters wait for their batches;
+                # a dead letter that appears meanwhile elsewhere is left for the next move.
+                names = sorted({r.subscription for r in rows})
+                await store.lock_subscriptions(connection, names)
+                rows = [
+                    r
+                    for r in await store.select_held(connection, selection, (HoldState.DEAD,))
+                    if r.subscription in names
+                ]
             behind = await store.count_parked_behind(connection, rows)
             if not dry_run:
                 await change(connection, rows, time.time())

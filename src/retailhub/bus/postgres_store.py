@@ -343,12 +343,12 @@ async def claim_partitions(
     return {int(r[0]): int(r[1]) for r in rows}
 
 
-async def lock_subscriptions(connection: Connection, names: Sequence[str] | None) -> None:
-    """Wait for and lock every partition of the subscriptions (all when None), in one order."""
+async def lock_subscriptions(connection: Connection, names: Sequence[str]) -> None:
+    """Wait for and lock every partition of the subscriptions, always in one order."""
     await connection.execute(
-        "SELECT 1 FROM bus_cursor WHERE $1::text[] IS NULL OR subscription = ANY($1) "
+        "SELECT 1 FROM bus_cursor WHERE subscription = ANY($1::text[]) "
         "ORDER BY subscription, partition FOR UPDATE",
-        None if names is None else list(names),
+        list(names),
     )
 
 
