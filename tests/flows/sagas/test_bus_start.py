@@ -1,0 +1,73 @@
+"""A saga started from a bus subscription runs once per event, however often it is delivered."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from dbos import DBOS
+
+from retailhub.bus.port import HandlerContext
+from retailhub.bus.sqlite import SqliteBus
+from retailhub.canonical.cloudevents import CloudEvent, new_event
+from retailhub.flows.sagas import (
+    Saga,
+    SagaStatus,
+    SagaSteps,
+    WorkflowRuntime,
+    event_key,
+    event_workflow_id,
+    register_saga,
+    start_saga,
+)
+
+from .conftest import QUICK, WAIT, RecordingAlerts
+
+
+async def eventually(condition: Callable[[], bool], what: str) -> None:
+    for _ in range(int(WAIT / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting until {what}")
+
+
+async def test_redelivery_and_replay_start_one_workflow(
+    tmp_path: Path, runtime: WorkflowRuntime, alerts: RecordingAlerts
+) -> None:
+    credit_notes: list[str] = []
+    deliveries: list[str] = []
+
+    async def post_credit_note(return_id: str) -> str:
+        credit_notes.append(return_id)
+        return f"CN-{return_id}"
+
+    async def refund(steps: SagaSteps, return_id: str) -> str:
+        return await steps.step("erp_credit_note", lambda: post_credit_note(return_id))
+
+    saga = Saga("bus_refund", refund, alerts, step_retry=QUICK)
+    register_saga(saga)
+
+    async def start_refund(event: CloudEvent, context: HandlerContext) -> None:
+        deliveries.append(event.id)
+        await start_saga(runtime, saga, event_key(event), event.data["return_id"])
+
+    returned = new_event(
+        "retail.return.received.v1", "/pos/store-12", {"return_id": "R-9"}, subject="R-9"
+    )
+    async with SqliteBus(tmp_path / "hub.sqlite") as bus:
+        await bus.subscribe("return_to_refund", ["retail.return.*"], start_refund)
+        first = await bus.publish_one(returned)
+        assert await bus.publish_one(returned) == first
+        await eventually(lambda: len(deliveries) == 1, "the event is delivered")
+
+        await bus.replay("return_to_refund", from_position=first)
+        await eventually(lambda: len(deliveries) == 2, "the event is delivered again")
+
+    wid = event_workflow_id("bus_refund", returned)
+    outcome = await runtime.result(wid, timeout=WAIT)
+    assert (outcome.status, outcome.result) == (SagaStatus.COMPLETED, "CN-R-9")
+    workflows = await DBOS.list_workflows_async(workflow_id_prefix="bus_refund:")
+    assert [w.workflow_id for w in workflows] == [wid]
+    assert credit_notes == ["R-9"]
