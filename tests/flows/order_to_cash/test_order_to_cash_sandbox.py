@@ -28,6 +28,7 @@ from .helpers import (
     ring_up,
     set_faults,
     start_flow,
+    status_of,
     wait_for,
     web_order,
 )
@@ -214,7 +215,10 @@ async def test_a_cancelled_order_keeps_no_points(world: World, bus: SqliteBus) -
     assert member
     assert await ledger_points(world, member, "WEB-3001") == 0
     assert (await stock_on_hand(world, "WEB", {sku}))[sku] == before
+    await wait_drained(bus, ["o2c.erp", "o2c.stock", "o2c.loyalty", "o2c.crm"])
     assert await note_count(world, "order:WEB-3001:cancelled") == 1
+    assert await note_count(world, "order:WEB-3001:points-reversed") == 1
+    assert (await status_of(bus, "WEB-3001")).systems["crm"].points == 0
 
     never = statuses["WEB-3002"]
     assert {s.outcome for s in never.systems.values()} == {Outcome.SKIPPED}

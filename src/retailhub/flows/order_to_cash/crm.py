@@ -5,7 +5,7 @@ the contact with the order's email; an order of nobody the CRM knows is `skipped
 The CRM subscription never waits on the loyalty platform: the order note ("Order X: N lines,
 total T") is written as the order arrives, so it proceeds through a loyalty outage, and the
 points go on a second note when `POINTS_ACCRUED` arrives (ordered after the order on the same
-key). One note could only carry both by making the CRM wait for loyalty, or by reading the
+key), as a reversal does when a cancellation takes them back. One note could only carry both by making the CRM wait for loyalty, or by reading the
 loyalty row before calling the CRM, which holds the hub database across an HTTP call.
 A cancellation of a noted order adds a cancellation note; each note is written once per key.
 """
@@ -24,12 +24,15 @@ from retailhub.flows.order_to_cash.decisions import (
     order_note_key,
     points_note,
     points_note_key,
+    reversal_note,
+    reversal_note_key,
 )
 from retailhub.flows.order_to_cash.events import (
-    POINTS_ACCRUED,
+    POINTS_EVENTS,
+    POINTS_REVERSED,
     is_cancellation,
     order_of,
-    points_accrued_of,
+    points_moved_of,
 )
 from retailhub.flows.order_to_cash.status import Outcome, SystemStatus, amend, record, recorded
 
@@ -54,20 +57,20 @@ def note_on_crm(crm: CrmPort) -> Handler:
     """The handler noting orders, their points and their cancellation on the CRM timeline."""
 
     async def on_points(event: CloudEvent, context: HandlerContext) -> None:
-        accrued = points_accrued_of(event)
-        order_id = accrued.order.order_id
-        contact = await contact_of(crm, accrued.order)
+        moved = points_moved_of(event)
+        order_id = moved.order.order_id
+        contact = await contact_of(crm, moved.order)
         if contact is None:
             return
-        note = await crm.add_note(
-            contact, points_note(order_id, accrued.points), points_note_key(order_id)
-        )
+        if event.type == POINTS_REVERSED:
+            text, key = reversal_note(order_id, moved.points), reversal_note_key(order_id)
+            detail, points = f"{moved.points} points reversed", 0
+        else:
+            text, key = points_note(order_id, moved.points), points_note_key(order_id)
+            detail, points = f"{moved.points} points earned", moved.points
+        note = await crm.add_note(contact, text, key)
         await amend(
-            context.transaction,
-            order_id,
-            SYSTEM,
-            detail=f"{accrued.points} points noted (note {note})",
-            points=accrued.points,
+            context.transaction, order_id, SYSTEM, detail=f"{detail} (note {note})", points=points
         )
 
     async def on_order(event: CloudEvent, context: HandlerContext) -> None:
@@ -115,7 +118,7 @@ def note_on_crm(crm: CrmPort) -> Handler:
         await record(context.transaction, order_id, status)
 
     async def handle(event: CloudEvent, context: HandlerContext) -> None:
-        if event.type == POINTS_ACCRUED:
+        if event.type in POINTS_EVENTS:
             await on_points(event, context)
         else:
             await on_order(event, context)

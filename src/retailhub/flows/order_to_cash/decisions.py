@@ -6,7 +6,8 @@ or a replay after a crash writes the same document again, which each system turn
 - ERP sale order and loyalty sale: the order id itself (Odoo stores it in `client_order_ref`,
   Open Loyalty refuses a document number twice);
 - stock: `<order id>:<line id>` per line, `<order id>:<line id>:cancel` to put it back;
-- CRM notes: `order:<order id>`, `order:<order id>:points`, `order:<order id>:cancelled`.
+- CRM notes: `order:<order id>`, `order:<order id>:points`, `order:<order id>:cancelled`,
+  `order:<order id>:points-reversed`.
 
 Stock: an ERP that delivers sale orders itself (Odoo, when it confirms a sale order of stocked
 goods) moves stock once already, so the hub moves none. Otherwise the hub decrements on hand at
@@ -57,6 +58,11 @@ def order_note_key(order_id: str) -> str:
 def points_note_key(order_id: str) -> str:
     """The key of the note saying how many points the order earned."""
     return f"order:{order_id}:points"
+
+
+def reversal_note_key(order_id: str) -> str:
+    """The key of the note saying a cancellation took the order's points back."""
+    return f"order:{order_id}:points-reversed"
 
 
 def cancel_note_key(order_id: str) -> str:
@@ -123,3 +129,8 @@ def points_note(order_id: str, points: int) -> str:
 def cancel_note(order_id: str) -> str:
     """The note saying the order was cancelled."""
     return f"Order {order_id} was cancelled"
+
+
+def reversal_note(order_id: str, points: int) -> str:
+    """The note saying the loyalty platform took the order's points back."""
+    return f"Order {order_id}: {points} loyalty points reversed, as the order was cancelled"

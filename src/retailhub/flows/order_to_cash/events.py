@@ -5,7 +5,7 @@ Shopify webhooks), keyed by order id. When the loyalty platform accrues points f
 the loyalty subscription publishes `POINTS_ACCRUED` in its own handler transaction (an outbox:
 it exists if and only if the accrual was recorded), keyed by the same order id, so the CRM
 subscription can note the points on the customer's timeline without waiting on the loyalty
-platform itself.
+platform itself; when a cancellation takes them back it publishes `POINTS_REVERSED` the same way.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ ORDER_CANCELLED = "retail.order.cancelled.v1"
 ORDER_EVENTS = (ORDER_CREATED, ORDER_CANCELLED)
 POINTS_ACCRUED = "retailhub.o2c.points_accrued.v1"
 """Hub-internal: outside the `retail.` catalogue until the catalogue adopts it."""
+POINTS_REVERSED = "retailhub.o2c.points_reversed.v1"
+POINTS_EVENTS = (POINTS_ACCRUED, POINTS_REVERSED)
 POINTS_SOURCE = "/hub/order-to-cash/loyalty"
 
 
 @dataclass(frozen=True)
-class PointsAccrued:
-    """What the loyalty platform credited for an order, and the order it was for."""
+class PointsMoved:
+    """Points the loyalty platform credited (or took back) for an order, and the order."""
 
     order: Order
     member_id: str
@@ -43,8 +45,11 @@ def is_cancellation(event: CloudEvent) -> bool:
     return event.type == ORDER_CANCELLED
 
 
-def points_accrued_event(accrued: PointsAccrued, *, traceparent: str | None = None) -> CloudEvent:
-    """The event announcing an accrual; its id derives from the order, so it is recorded once."""
+def points_event(
+    event_type: str, accrued: PointsMoved, *, traceparent: str | None = None
+) -> CloudEvent:
+    """The event announcing an accrual or its reversal; its id derives from the order and the
+    type, so it is recorded once however often the order is handled."""
     order_id = accrued.order.order_id
     data: dict[str, Any] = {
         "order": accrued.order.model_dump(mode="json"),
@@ -52,21 +57,21 @@ def points_accrued_event(accrued: PointsAccrued, *, traceparent: str | None = No
         "points": accrued.points,
     }
     return new_event(
-        POINTS_ACCRUED,
+        event_type,
         POINTS_SOURCE,
         data,
-        id=f"{order_id}/{POINTS_ACCRUED}",
+        id=f"{order_id}/{event_type}",
         subject=order_id,
         partitionkey=order_id,
         traceparent=traceparent,
     )
 
 
-def points_accrued_of(event: CloudEvent) -> PointsAccrued:
-    """The accrual a `POINTS_ACCRUED` event carries."""
+def points_moved_of(event: CloudEvent) -> PointsMoved:
+    """The points a `POINTS_ACCRUED` or `POINTS_REVERSED` event carries."""
     data = event.data
     if not isinstance(data, dict):
-        raise ValueError(f"{POINTS_ACCRUED} {event.id} carries no JSON object")
-    return PointsAccrued(
+        raise ValueError(f"{event.type} {event.id} carries no JSON object")
+    return PointsMoved(
         Order.model_validate(data["order"]), str(data["member_id"]), int(data["points"])
     )

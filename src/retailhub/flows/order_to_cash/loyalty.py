@@ -7,8 +7,8 @@ member id the order carries for the loyalty system; an order of nobody the platf
 `skipped`. The sale is registered under the order id, so a repeat returns the first accrual.
 When points were credited, `POINTS_ACCRUED` is published in the handler's transaction for the
 CRM note. A cancelled order earns nothing; if it had earned already, its accrual transfers are
-cancelled on the platform and the row turns `reversed` (reconciliation looks for accruals on
-cancelled orders; this leaves none).
+cancelled on the platform, `POINTS_REVERSED` is published and the row turns `reversed`
+(reconciliation looks for accruals on cancelled orders; this leaves none).
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from retailhub.canonical.order import Order
 from retailhub.connectors.ports import LoyaltyPort
 from retailhub.flows.order_to_cash.decisions import is_completed, sale_key
 from retailhub.flows.order_to_cash.events import (
-    PointsAccrued,
+    POINTS_ACCRUED,
+    POINTS_REVERSED,
+    PointsMoved,
     is_cancellation,
     order_of,
-    points_accrued_event,
+    points_event,
 )
 from retailhub.flows.order_to_cash.status import Outcome, SystemStatus, record, recorded
 
@@ -70,8 +72,9 @@ def accrue_points(loyalty: LoyaltyPort, bus: EventBus) -> Handler:
                 attempts=context.attempt,
             )
         if outcome.points > 0:
-            accrued = PointsAccrued(order, outcome.member_id, outcome.points)
-            await bus.publish([points_accrued_event(accrued)], transaction=context.transaction)
+            accrued = PointsMoved(order, outcome.member_id, outcome.points)
+            event = points_event(POINTS_ACCRUED, accrued)
+            await bus.publish([event], transaction=context.transaction)
         return SystemStatus(
             SYSTEM,
             Outcome.DONE,
@@ -97,6 +100,12 @@ def accrue_points(loyalty: LoyaltyPort, bus: EventBus) -> Handler:
         ]
         for row in accruals:
             await loyalty.cancel_transfer(row.transaction_id)
+        taken_back = sum(row.points for row in accruals)
+        if taken_back > 0:
+            reversal = points_event(
+                POINTS_REVERSED, PointsMoved(order, before.reference, taken_back)
+            )
+            await bus.publish([reversal], transaction=context.transaction)
         return SystemStatus(
             SYSTEM,
             Outcome.REVERSED,

@@ -12,7 +12,7 @@ from retailhub.connectors.ports import CrmPort, ErpPort, LoyaltyPort
 from retailhub.flows.order_to_cash.crm import note_on_crm
 from retailhub.flows.order_to_cash.decisions import StockSettings
 from retailhub.flows.order_to_cash.erp import post_to_erp
-from retailhub.flows.order_to_cash.events import ORDER_EVENTS, POINTS_ACCRUED
+from retailhub.flows.order_to_cash.events import ORDER_EVENTS, POINTS_EVENTS
 from retailhub.flows.order_to_cash.loyalty import accrue_points
 from retailhub.flows.order_to_cash.status import create_order_status_table, subscription_name
 from retailhub.flows.order_to_cash.stock import move_stock
@@ -35,7 +35,7 @@ async def subscribe_order_to_cash(
         (subscription_name("erp"), ORDER_EVENTS, post_to_erp(erp)),
         (subscription_name("stock"), ORDER_EVENTS, move_stock(erp, stock or StockSettings())),
         (subscription_name("loyalty"), ORDER_EVENTS, accrue_points(loyalty, bus)),
-        (subscription_name("crm"), (*ORDER_EVENTS, POINTS_ACCRUED), note_on_crm(crm)),
+        (subscription_name("crm"), (*ORDER_EVENTS, *POINTS_EVENTS), note_on_crm(crm)),
     ]
     for name, types, handler in subscriptions:
         await bus.subscribe(name, types, handler, retry=retry, concurrency=concurrency)
