@@ -71,6 +71,7 @@ _RECENT_EVENTS = 50_000
 DEFAULT_PARTITIONS = 16
 _HEARTBEAT_SECONDS = 1.0
 _MEMBER_TTL_SECONDS = 5.0
+_OVERDUE_RECHECK_SECONDS = 0.05
 
 
 class _PostgresTransaction(Transaction):
@@ -794,10 +795,15 @@ class _Lane:
                 await self._idle()
 
     async def _idle(self) -> None:
-        """Sleep until notified, the fallback poll, or the next retry falling due."""
+        """Sleep until notified, the fallback poll, or the next retry falling due.
+
+        A retry already due that this lane could not claim sits in a partition another lane
+        holds: look again shortly rather than spin until that batch ends.
+        """
         timeout = self.bus.poll_interval
         if self.next_due is not None:
-            timeout = min(timeout, max(0.0, self.next_due - time.time()))
+            wait = self.next_due - time.time()
+            timeout = min(timeout, wait if wait > 0 else _OVERDUE_RECHECK_SECONDS)
         with suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), timeout)
 
