@@ -1,0 +1,253 @@
+"""`RoutedErp`: one ErpPort over several ERP instances, so flows post to "the ERP" and routing
+rules decide which one.
+
+Writes go to the ERP the plan chooses for the document (see `rules`), under the caller's key:
+a document always routes the same way, so a repeat finds the first posting on the same ERP.
+(Changing the rules while documents are in flight can send a repeat elsewhere: change them at
+a business-day boundary; reconciliation finds a posting made twice.) Calls that carry only a
+key search the routed ERPs in `RoutingPlan.lookup_order`: `find_posting` answers the first
+posting found, and `void_credit_note` voids the credit note where it is found. Postings and
+stock levels are stamped with the instance's system name, so reconciliation tells them apart.
+
+Reads, which no single document routes:
+- `stock_levels(location)` asks the ERP that stock adjustments at that location route to;
+  without a location every routed ERP is asked and each location's levels come from its owner.
+- `products`, `prices` and `pricing_controls` merge the routed ERPs in precedence order (the
+  default first, then in rule order): the first ERP to know a SKU (a price slot) answers for it.
+- `postings(day, location)` asks the ERPs that sale orders or credit notes at the location may
+  route to (every routed ERP without a location); shadow copies are left out.
+
+Shadow mode (`plan.shadow`): after the primary call succeeds, the same call with the same key
+is queued for the shadow ERP (`shadow_queue`), compared, and the finding recorded. The shadow
+never changes the primary's outcome or latency, and it is never read from unless it is also a
+routed ERP. A document routed to the shadow itself is not copied.
+
+`close()` stops shadow mode; the member ERPs belong to the caller, who closes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from retailhub.canonical.base import Channel
+from retailhub.canonical.inventory import InventoryLevel
+from retailhub.canonical.order import Order
+from retailhub.canonical.price import Price
+from retailhub.canonical.product import Product
+from retailhub.canonical.returns import Return
+from retailhub.connectors.ports import ErpPort, Posting, PricingControl
+from retailhub.flows.erp_routing.rules import (
+    DocumentType,
+    RoutingFacts,
+    RoutingPlan,
+    facts_of_order,
+    facts_of_return,
+    facts_of_stock_adjustment,
+)
+from retailhub.flows.erp_routing.shadow import (
+    FieldDifference,
+    InMemoryShadowRecorder,
+    ShadowOperation,
+    ShadowRecorder,
+    compare_postings,
+)
+from retailhub.flows.erp_routing.shadow_queue import ShadowCopy, ShadowQueue
+
+ShadowCall = Callable[[ErpPort], Awaitable[tuple[FieldDifference, ...]]]
+
+
+class RoutedErp(ErpPort):
+    """The ERP port over several ERPs by system name, routed by a plan, optionally shadowed
+    (copies go through `shadow`, by default four lanes of 1,000 with a 10 s timeout, recorded
+    in memory)."""
+
+    name = "erp"
+
+    def __init__(
+        self,
+        erps: Mapping[str, ErpPort],
+        plan: RoutingPlan,
+        *,
+        shadow: ShadowQueue | None = None,
+    ) -> None:
+        named = [plan.default, *(rule.use for rule in plan.rules)]
+        if plan.shadow is not None:
+            named.append(plan.shadow)
+        missing = sorted(set(named) - set(erps))
+        if missing:
+            raise ValueError(f"routing names ERPs that are not built: {', '.join(missing)}")
+        self.erps = dict(erps)
+        self.plan = plan
+        self.shadow = shadow or ShadowQueue(InMemoryShadowRecorder())
+
+    @property
+    def recorder(self) -> ShadowRecorder:
+        """Where shadow findings are recorded."""
+        return self.shadow.recorder
+
+    async def close(self) -> None:
+        """Let queued shadow copies finish (bounded), then stop shadow mode."""
+        await self.shadow.close()
+
+    def route(self, facts: RoutingFacts) -> str:
+        """The ERP a document with these facts goes to."""
+        return self.plan.choose(facts)
+
+    # writes
+
+    async def post_sale_order(self, order: Order, key: str) -> Posting:
+        system = self.route(facts_of_order(order))
+        posting = _stamped(await self.erps[system].post_sale_order(order, key), system)
+
+        async def copy(shadow: ErpPort) -> tuple[FieldDifference, ...]:
+            return compare_postings(posting, await shadow.post_sale_order(order, key))
+
+        await self._copy(key, ShadowOperation.POST_SALE_ORDER, system, copy)
+        return posting
+
+    async def post_credit_note(self, document: Return, key: str) -> Posting:
+        system = self.route(facts_of_return(document))
+        posting = _stamped(await self.erps[system].post_credit_note(document, key), system)
+
+        async def copy(shadow: ErpPort) -> tuple[FieldDifference, ...]:
+            return compare_postings(posting, await shadow.post_credit_note(document, key))
+
+        await self._copy(key, ShadowOperation.POST_CREDIT_NOTE, system, copy)
+        return posting
+
+    async def void_credit_note(self, key: str) -> None:
+        found = await self._locate(key)
+        if found is None:
+            return
+        system, _ = found
+        await self.erps[system].void_credit_note(key)
+
+        async def copy(shadow: ErpPort) -> tuple[FieldDifference, ...]:
+            await shadow.void_credit_note(key)
+            return ()
+
+        await self._copy(key, ShadowOperation.VOID_CREDIT_NOTE, system, copy)
+
+    async def adjust_stock(self, sku: str, location: str, delta: Decimal, key: str) -> None:
+        system = self.route(facts_of_stock_adjustment(location))
+        await self.erps[system].adjust_stock(sku, location, delta, key)
+
+        async def copy(shadow: ErpPort) -> tuple[FieldDifference, ...]:
+            await shadow.adjust_stock(sku, location, delta, key)
+            return ()
+
+        await self._copy(key, ShadowOperation.ADJUST_STOCK, system, copy)
+
+    async def _copy(
+        self, key: str, operation: ShadowOperation, primary: str, call: ShadowCall
+    ) -> None:
+        """Queue the call for the shadow ERP, unless there is none or it is the primary."""
+        shadow_system = self.plan.shadow
+        if shadow_system is None or shadow_system == primary:
+            return
+        shadow = self.erps[shadow_system]
+        await self.shadow.submit(
+            ShadowCopy(key, operation, primary, shadow_system, lambda: call(shadow))
+        )
+
+    # lookups by key
+
+    async def find_posting(self, key: str) -> Posting | None:
+        found = await self._locate(key)
+        return None if found is None else found[1]
+
+    async def _locate(self, key: str) -> tuple[str, Posting] | None:
+        """The first routed ERP holding a posting under `key`, and the posting. An ERP that
+        fails is passed over, but if none holds the key its error is raised: absence is only
+        certain when every ERP answered."""
+        failure: Exception | None = None
+        for system in self.plan.lookup_order:
+            try:
+                posting = await self.erps[system].find_posting(key)
+            except Exception as error:  # another ERP may still hold it
+                failure = failure or error
+                continue
+            if posting is not None:
+                return system, _stamped(posting, system)
+        if failure is not None:
+            raise failure
+        return None
+
+    # reads
+
+    async def stock_levels(self, location: str | None = None) -> list[InventoryLevel]:
+        if location is not None:
+            system = self.route(facts_of_stock_adjustment(location))
+            return _sourced(await self.erps[system].stock_levels(location), system)
+        levels: list[InventoryLevel] = []
+        for system in self.plan.targets:
+            for level in await self.erps[system].stock_levels():
+                if self.route(facts_of_stock_adjustment(level.location)) == system:
+                    levels.append(level.model_copy(update={"source": system}))
+        return levels
+
+    async def products(self, changed_since: datetime | None = None) -> AsyncIterator[Product]:
+        seen: set[str] = set()
+        for system in self.plan.targets:
+            async for product in self.erps[system].products(changed_since):
+                if product.sku not in seen:
+                    seen.add(product.sku)
+                    yield product
+
+    async def prices(self, skus: Sequence[str] | None = None) -> list[Price]:
+        chosen: dict[tuple[str, Channel, str | None, str | None], Price] = {}
+        for system in self.plan.targets:
+            for price in await self.erps[system].prices(skus):
+                chosen.setdefault((price.sku, price.channel, price.store, price.zone), price)
+        return list(chosen.values())
+
+    async def pricing_controls(self, skus: Sequence[str]) -> list[PricingControl]:
+        wanted = list(dict.fromkeys(skus))
+        controls: list[PricingControl] = []
+        for system in self.plan.targets:
+            if not wanted:
+                break
+            answered = await self.erps[system].pricing_controls(wanted)
+            known = {control.sku for control in answered}
+            controls += [control for control in answered if control.sku in wanted]
+            wanted = [sku for sku in wanted if sku not in known]
+        return controls
+
+    async def postings(self, business_day: date, location: str | None = None) -> list[Posting]:
+        systems = self.plan.targets if location is None else self._owners(location)
+        found = [
+            _stamped(posting, system)
+            for system in systems
+            for posting in await self.erps[system].postings(business_day, location)
+        ]
+        return [p for p in found if not self._is_shadow_copy(p, found)]
+
+    def _owners(self, location: str | None) -> tuple[str, ...]:
+        """The ERPs sale orders and credit notes at `location` may route to, in target order."""
+        owners = {
+            self.route(RoutingFacts(document_type, location, channel))
+            for document_type in (DocumentType.SALE_ORDER, DocumentType.CREDIT_NOTE)
+            for channel in (*Channel, None)
+        }
+        return tuple(system for system in self.plan.targets if system in owners)
+
+    def _is_shadow_copy(self, posting: Posting, found: Sequence[Posting]) -> bool:
+        """True for a posting in the shadow ERP that its rules never send there (a copy) or
+        whose key another ERP also holds."""
+        if posting.system != self.plan.shadow:
+            return False
+        if posting.system not in self._owners(posting.location):
+            return True
+        return any(p.key == posting.key and p.system != posting.system for p in found)
+
+
+def _stamped(posting: Posting, system: str) -> Posting:
+    """The posting named after the ERP instance that holds it, not the product."""
+    return dataclasses.replace(posting, system=system)
+
+
+def _sourced(levels: list[InventoryLevel], system: str) -> list[InventoryLevel]:
+    return [level.model_copy(update={"source": system}) for level in levels]
