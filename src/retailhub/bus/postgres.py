@@ -240,8 +240,11 @@ class PostgresBus(EventBus):
         self._opened = False
 
     async def _settled(self) -> None:
-        """Wait (at most 5 s) for this process's settling batches to commit, unless disabled."""
-        if self._settling and self._read_your_writes:
+        """Wait (at most 5 s) for this process's settling batches to commit, unless disabled.
+
+        Never from inside a handler: its own batch cannot commit while it waits.
+        """
+        if self._settling and self._read_your_writes and _handling.get() is not self:
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._quiet.wait(), timeout=5.0)
 
