@@ -66,6 +66,7 @@ async def discard(bus: EventBus) -> None:
     elif isinstance(bus, PostgresBus) and bus.schema:
         import asyncpg
 
+        await bus.close()  # its workers hold the schema's rows; close is safe to repeat
         connection = await asyncpg.connect(bus.dsn)
         try:
             await connection.execute(f'DROP SCHEMA IF EXISTS "{bus.schema}" CASCADE')
