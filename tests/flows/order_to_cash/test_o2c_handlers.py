@@ -20,7 +20,12 @@ from retailhub.connectors.ports import CrmPort, ErpPort, LoyaltyPort, PointsOutc
 from retailhub.flows.order_to_cash import CrossSystemStatus, Outcome, StockSettings, order_status
 from retailhub.flows.order_to_cash.crm import note_on_crm
 from retailhub.flows.order_to_cash.erp import post_to_erp
-from retailhub.flows.order_to_cash.events import ORDER_CANCELLED, ORDER_CREATED, POINTS_ACCRUED
+from retailhub.flows.order_to_cash.events import (
+    ORDER_CANCELLED,
+    ORDER_CREATED,
+    ORDER_UPDATED,
+    POINTS_ACCRUED,
+)
 from retailhub.flows.order_to_cash.loyalty import accrue_points
 from retailhub.flows.order_to_cash.status import create_order_status_table
 from retailhub.flows.order_to_cash.stock import move_stock
@@ -212,3 +217,16 @@ async def test_a_sale_then_its_cancellation_puts_the_stock_back(tmp_path: Path) 
     assert erp.adjustments == {"WEB-1:1": Decimal(-2), "WEB-1:1:cancel": Decimal(2)}
     assert status.outcome("stock") is Outcome.REVERSED
     assert status.systems["stock"].reference == "WEB"
+
+
+async def test_a_pending_order_is_posted_when_an_update_completes_it(tmp_path: Path) -> None:
+    erp = FakeErp()
+    handler = post_to_erp(cast(ErpPort, erp))
+    async with SqliteBus(tmp_path / "hub.sqlite") as bus:
+        waiting = await deliver(bus, handler, an_order(status=OrderStatus.PENDING))
+        posted = await deliver(bus, handler, an_order(), ORDER_UPDATED)
+        again = await deliver(bus, handler, an_order(), ORDER_UPDATED)
+    assert waiting.outcome("erp") is Outcome.SKIPPED
+    assert posted.outcome("erp") is Outcome.DONE
+    assert again.systems["erp"].reference == posted.systems["erp"].reference == "sale.order,1"
+    assert list(erp.postings) == ["WEB-1"]

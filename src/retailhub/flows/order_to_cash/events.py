@@ -1,7 +1,10 @@
 """The events order-to-cash listens to and the one it publishes.
 
-`retail.order.created.v1` and `retail.order.cancelled.v1` come from the channels (POSLog intake,
-Shopify webhooks), keyed by order id. When the loyalty platform accrues points for an order,
+`retail.order.created.v1`, `retail.order.updated.v1` and `retail.order.cancelled.v1` come from
+the channels (POSLog intake, Shopify webhooks), keyed by order id. An update is handled as the
+order arriving again: a pending order that is now completed is posted, moved and accrued then;
+a change to an order already completed writes nothing new (every write is keyed by the order),
+and reconciliation reports the amount mismatch. When the loyalty platform accrues points for an order,
 the loyalty subscription publishes `POINTS_ACCRUED` in its own handler transaction (an outbox:
 it exists if and only if the accrual was recorded), keyed by the same order id, so the CRM
 subscription can note the points on the customer's timeline without waiting on the loyalty
@@ -18,7 +21,8 @@ from retailhub.canonical.order import Order
 
 ORDER_CREATED = "retail.order.created.v1"
 ORDER_CANCELLED = "retail.order.cancelled.v1"
-ORDER_EVENTS = (ORDER_CREATED, ORDER_CANCELLED)
+ORDER_UPDATED = "retail.order.updated.v1"
+ORDER_EVENTS = (ORDER_CREATED, ORDER_UPDATED, ORDER_CANCELLED)
 POINTS_ACCRUED = "retailhub.o2c.points_accrued.v1"
 """Hub-internal: outside the `retail.` catalogue until the catalogue adopts it."""
 POINTS_REVERSED = "retailhub.o2c.points_reversed.v1"
