@@ -68,9 +68,23 @@ def store_sale(
     quantity: int = 1,
     placed_at: datetime = TRADING_DAY,
 ) -> Order:
-    """A paid cash sale of the first item at a store."""
+    """A paid cash sale of the estate's first item at a store."""
     product = estate.products[0]
     price = estate.price(product.sku, Channel.STORE).list_price
+    return cash_sale(order_id, location, product.sku, price, quantity=quantity, placed_at=placed_at)
+
+
+def cash_sale(
+    order_id: str,
+    location: str,
+    sku: str = "SKU-1",
+    price: Money | None = None,
+    *,
+    quantity: int = 1,
+    placed_at: datetime = TRADING_DAY,
+) -> Order:
+    """A paid cash sale of `quantity` of one item at a store."""
+    price = price or Money(amount=Decimal("2.50"), currency="EUR")
     total = (price * Decimal(quantity)).rounded()
     return Order(
         order_id=order_id,
@@ -79,15 +93,13 @@ def store_sale(
         currency="EUR",
         prices_include_tax=True,
         placed_at=placed_at,
-        lines=[
-            OrderLine(line_id="1", sku=product.sku, quantity=Decimal(quantity), unit_price=price)
-        ],
+        lines=[OrderLine(line_id="1", sku=sku, quantity=Decimal(quantity), unit_price=price)],
         tenders=[Tender(type=TenderType.CASH, amount=total)],
         totals=Totals(tax_total=Money.zero("EUR"), grand_total=total),
     )
 
 
-def store_return(estate: Estate, return_id: str, order: Order, location: str) -> Return:
+def store_return(return_id: str, order: Order, location: str) -> Return:
     """The first line of `order` brought back to a store for a cash refund."""
     line = order.lines[0]
     return Return(

@@ -65,9 +65,7 @@ async def test_credit_notes_and_stock_follow_the_store(erps: Erps) -> None:
     assert sku is not None
     try:
         await erp.post_sale_order(sale, sale.order_id)
-        note = await erp.post_credit_note(
-            store_return(erps.estate, "R-ANT-1", sale, "ANT02"), "R-ANT-1"
-        )
+        note = await erp.post_credit_note(store_return("R-ANT-1", sale, "ANT02"), "R-ANT-1")
         assert (note.system, note.status) == ("odoo_be", "posted")
         await erp.void_credit_note("R-ANT-1")
         voided = await erps.connectors["odoo_be"].find_posting("R-ANT-1")
@@ -195,7 +193,7 @@ async def test_voids_and_stock_moves_are_copied_to_the_shadow(erps: Erps, operat
     try:
         await erp.post_sale_order(sale, sale.order_id)
         if operation == "void":
-            await erp.post_credit_note(store_return(erps.estate, key, sale, "AMS01"), key)
+            await erp.post_credit_note(store_return(key, sale, "AMS01"), key)
             await erp.void_credit_note(key)
         else:
             await erp.adjust_stock(sku, "AMS01", Decimal(-1), key)

@@ -160,9 +160,10 @@ class RoutedErp(ErpPort):
         return None if found is None else found[1]
 
     async def _locate(self, key: str) -> tuple[str, Posting] | None:
-        """The first routed ERP holding a posting under `key`, and the posting. An ERP that
-        fails is passed over, but if none holds the key its error is raised: absence is only
-        certain when every ERP answered."""
+        """The routed ERP holding the document written under `key`, and its posting. An ERP
+        that fails is passed over while another routed ERP may still hold the key, but absence
+        is only certain when every ERP answered, and what may be a copy in the shadow ERP is
+        never taken for the document: then the error of the ERP that failed is raised."""
         failure: Exception | None = None
         for system in self.plan.lookup_order:
             try:
@@ -170,11 +171,23 @@ class RoutedErp(ErpPort):
             except Exception as error:  # another ERP may still hold it
                 failure = failure or error
                 continue
-            if posting is not None:
-                return system, _stamped(posting, system)
+            if posting is None:
+                continue
+            stamped = _stamped(posting, system)
+            if system == self.plan.shadow and self._may_be_copy(stamped, failure is not None):
+                break
+            return system, stamped
         if failure is not None:
             raise failure
         return None
+
+    def _may_be_copy(self, posting: Posting, someone_failed: bool) -> bool:
+        """True when a posting found in the shadow ERP may be a shadow copy: its location is
+        never routed to the shadow, or is shared with an ERP that did not answer."""
+        owners = self._owners(posting.location)
+        if self.plan.shadow not in owners:
+            return True
+        return someone_failed and owners != (self.plan.shadow,)
 
     # reads
 
