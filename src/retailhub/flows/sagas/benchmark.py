@@ -1,4 +1,5 @@
-"""What DBOS costs us: the time per checkpointed step and the latency to start a workflow.
+"""What DBOS costs us: the time per checkpointed step, the latency to start a workflow, and
+how many six-step workflows per second it carries when many run at once.
 
 `python -m retailhub.flows.sagas.benchmark [--steps N] [--starts N] [--synchronous FULL]
 [--database-url postgresql://...]` launches a runtime on a throwaway SQLite file (or the given
@@ -60,6 +61,8 @@ class DbosCost:
     start_ms_p90: float
     start_to_first_step_ms_p50: float
     one_step_workflow_ms_p50: float
+    concurrent: int
+    six_step_workflows_per_s: float
     machine: str
     cpus: int
     load_average: float
@@ -71,8 +74,24 @@ def _ms(values: list[float], fraction: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000, 3)
 
 
-async def measure(runtime: WorkflowRuntime, *, steps: int = 300, starts: int = 100) -> DbosCost:
-    """Run `steps` empty steps in one workflow, then `starts` one-step workflows started directly."""
+async def _workflows_per_second(runtime: WorkflowRuntime, run: str, concurrent: int) -> float:
+    """Start `concurrent` six-step workflows at once and time them all to completion."""
+    began = time.perf_counter()
+    handles = await asyncio.gather(
+        *(
+            runtime.start_once(f"benchmark-concurrent:{run}:{number}", many_steps, 6)
+            for number in range(concurrent)
+        )
+    )
+    await asyncio.gather(*(handle.get_result() for handle in handles))
+    return round(concurrent / (time.perf_counter() - began), 1)
+
+
+async def measure(
+    runtime: WorkflowRuntime, *, steps: int = 300, starts: int = 100, concurrent: int = 64
+) -> DbosCost:
+    """Time `steps` empty steps in one workflow, `starts` direct starts one after another, and
+    `concurrent` six-step workflows run at once."""
     run = f"{time.time_ns()}"
     _STEP_STARTED.clear()
     cpu_before = time.process_time()
@@ -93,6 +112,7 @@ async def measure(runtime: WorkflowRuntime, *, steps: int = 300, starts: int = 1
         whole.append(time.perf_counter() - began)
         to_first_step.append(_STEP_STARTED[0] - began)
 
+    per_second = await _workflows_per_second(runtime, run, concurrent)
     url = runtime.settings.system_database_url
     return DbosCost(
         system_database=url.split(":", 1)[0]
@@ -106,6 +126,8 @@ async def measure(runtime: WorkflowRuntime, *, steps: int = 300, starts: int = 1
         start_ms_p90=_ms(start_calls, 0.9),
         start_to_first_step_ms_p50=_ms(to_first_step, 0.5),
         one_step_workflow_ms_p50=_ms(whole, 0.5),
+        concurrent=concurrent,
+        six_step_workflows_per_s=per_second,
         machine=f"{platform.machine()} {platform.processor() or platform.system()}",
         cpus=os.cpu_count() or 0,
         load_average=round(os.getloadavg()[0], 2),
@@ -114,7 +136,11 @@ async def measure(runtime: WorkflowRuntime, *, steps: int = 300, starts: int = 1
 
 
 async def _run(
-    steps: int, starts: int, synchronous: Literal["NORMAL", "FULL"], database_url: str | None
+    steps: int,
+    starts: int,
+    concurrent: int,
+    synchronous: Literal["NORMAL", "FULL"],
+    database_url: str | None,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="retailhub-dbos-") as home:
         settings = (
@@ -123,7 +149,7 @@ async def _run(
             else WorkflowSettings.embedded(Path(home), sqlite_synchronous=synchronous)
         )
         async with WorkflowRuntime(settings) as runtime:
-            cost = await measure(runtime, steps=steps, starts=starts)
+            cost = await measure(runtime, steps=steps, starts=starts, concurrent=concurrent)
     return asdict(cost)
 
 
@@ -132,11 +158,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--starts", type=int, default=100)
+    parser.add_argument("--concurrent", type=int, default=64)
     parser.add_argument("--synchronous", choices=("NORMAL", "FULL"), default="NORMAL")
     parser.add_argument("--database-url", default=None)
     arguments = parser.parse_args(argv)
     result = asyncio.run(
-        _run(arguments.steps, arguments.starts, arguments.synchronous, arguments.database_url)
+        _run(
+            arguments.steps,
+            arguments.starts,
+            arguments.concurrent,
+            arguments.synchronous,
+            arguments.database_url,
+        )
     )
     print(json.dumps(result, indent=2))
 
