@@ -73,10 +73,8 @@ class RoutedErp(ErpPort):
         *,
         shadow: ShadowQueue | None = None,
     ) -> None:
-        named = [plan.default, *(rule.use for rule in plan.rules)]
-        if plan.shadow is not None:
-            named.append(plan.shadow)
-        missing = sorted(set(named) - set(erps))
+        named = {*plan.targets, *([plan.shadow] if plan.shadow else [])}
+        missing = sorted(named - set(erps))
         if missing:
             raise ValueError(f"routing names ERPs that are not built: {', '.join(missing)}")
         self.erps = dict(erps)
