@@ -174,13 +174,15 @@ def test_a_credit_note_routes_where_the_goods_came_back() -> None:
 def test_rules_that_cannot_apply_are_refused_when_loaded(
     rule: dict[str, list[str]], message: str
 ) -> None:
-    with pytest.raises(RoutingConfigError, match=message.replace("(", r"\(")):
+    with pytest.raises(RoutingConfigError, match=message.replace("(", r"\(")) as caught:
         plan_of([(rule, "odoo_be")])
+    assert caught.value.path == (f"rules[0].when.{next(iter(rule))}" if rule else "rules[0].when")
 
 
 def test_unknown_erps_and_empty_tables_are_refused() -> None:
-    with pytest.raises(RoutingConfigError, match="routing rule 0: no ERP named 'odoo_fr'"):
+    with pytest.raises(RoutingConfigError, match="routing rule 0: no ERP named 'odoo_fr'") as no:
         plan_of([({"location": ["X"]}, "odoo_fr")])
+    assert no.value.path == "rules[0].use"
     with pytest.raises(RoutingConfigError, match="routing shadow: no ERP named 'nope'"):
         load_plan("odoo_nl", [], shadow="nope", systems=ERPS)
     with pytest.raises(RoutingConfigError, match=r"it may be nothing \(no table given\)"):

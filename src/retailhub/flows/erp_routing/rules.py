@@ -60,7 +60,12 @@ class RuleKey(StrEnum):
 
 
 class RoutingConfigError(ValueError):
-    """Routing rules that cannot be applied; the message names the rule and the key at fault."""
+    """Routing rules that cannot be applied; the message names the rule and the key at fault,
+    and `path` is where in `[routing.erp]` (`rules[0].when.store`), for the estate's report."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -210,35 +215,41 @@ def load_plan(
     if known_systems is not None:
         for where, system in [("default", default), ("shadow", shadow)]:
             if system is not None and system not in known_systems:
-                raise RoutingConfigError(f"routing {where}: no ERP named {system!r}")
+                raise RoutingConfigError(f"routing {where}: no ERP named {system!r}", where)
     checked: list[RouteRule] = []
     for index, (when, use) in enumerate(rules):
         at = f"routing rule {index}"
         if known_systems is not None and use not in known_systems:
-            raise RoutingConfigError(f"{at}: no ERP named {use!r}")
+            raise RoutingConfigError(f"{at}: no ERP named {use!r}", f"rules[{index}].use")
         if not when:
-            raise RoutingConfigError(f"{at}: `when` tests no field")
+            raise RoutingConfigError(f"{at}: `when` tests no field", f"rules[{index}].when")
         tests: dict[RuleKey, tuple[str, ...]] = {}
         for name, values in when.items():
-            key = _rule_key(at, name)
+            path = f"rules[{index}].when.{name}"
+            key = _rule_key(at, path, name)
             if isinstance(values, str) or not values:
-                raise RoutingConfigError(f"{at}: key {name!r} needs a non-empty list of values")
-            _check_values(at, key, values, region_table, brand_table)
+                raise RoutingConfigError(
+                    f"{at}: key {name!r} needs a non-empty list of values", path
+                )
+            _check_values(at, path, key, values, region_table, brand_table)
             tests[key] = tuple(values)
         checked.append(RouteRule(tests, use))
     return RoutingPlan(default, tuple(checked), shadow, region_table, brand_table)
 
 
-def _rule_key(at: str, name: str) -> RuleKey:
+def _rule_key(at: str, path: str, name: str) -> RuleKey:
     try:
         return RuleKey(name)
     except ValueError:
         known = ", ".join(key.value for key in RuleKey)
-        raise RoutingConfigError(f"{at}: unknown key {name!r}; a rule may test {known}") from None
+        raise RoutingConfigError(
+            f"{at}: unknown key {name!r}; a rule may test {known}", path
+        ) from None
 
 
 def _check_values(
     at: str,
+    path: str,
     key: RuleKey,
     values: Sequence[str],
     regions: LocationTable,
@@ -259,7 +270,11 @@ def _check_values(
             allowed = None
     for value in values:
         if not isinstance(value, str) or not value:
-            raise RoutingConfigError(f"{at}: key {key.value!r} has a value that is not a name")
+            raise RoutingConfigError(
+                f"{at}: key {key.value!r} has a value that is not a name", path
+            )
         if allowed is not None and value not in allowed:
             choices = ", ".join(sorted(allowed)) or "nothing (no table given)"
-            raise RoutingConfigError(f"{at}: {key.value} {value!r} is unknown; it may be {choices}")
+            raise RoutingConfigError(
+                f"{at}: {key.value} {value!r} is unknown; it may be {choices}", path
+            )
