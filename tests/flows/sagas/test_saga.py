@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
@@ -14,9 +15,11 @@ from retailhub.flows.sagas import (
     SagaSteps,
     StepRetry,
     WorkflowRuntime,
+    WorkflowSettings,
     register_saga,
     start_saga,
 )
+from retailhub.flows.sagas import saga as saga_module
 
 from .conftest import QUICK, WAIT, RecordingAlerts
 
@@ -213,3 +216,56 @@ async def test_reserved_step_names_are_refused(
 def test_step_retry_needs_an_attempt() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         StepRetry(max_attempts=0)
+
+
+async def test_a_saga_recovered_before_it_is_registered_waits_for_a_process_that_has_it(
+    settings: WorkflowSettings, alerts: RecordingAlerts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = Ledger()
+    gate = asyncio.Event()
+
+    async def held(what: str) -> str:
+        await gate.wait()
+        return await ledger.do(what)
+
+    async def body(steps: SagaSteps, key: str) -> str:
+        await steps.step("erp_credit_note", lambda: ledger.do("credit"))
+        return await steps.step("loyalty_reversal", lambda: held("points"))
+
+    saga = Saga("refund_orphan", body, alerts, step_retry=QUICK)
+    register_saga(saga)
+    async with WorkflowRuntime(settings) as runtime:
+        await start_saga(runtime, saga, "R8", "R8")
+        await eventually(lambda: ledger.entries == ["credit"], "the first step is done")
+        await runtime.shutdown(grace=0.05)
+
+    monkeypatch.delitem(saga_module._SAGAS, "refund_orphan")
+    async with WorkflowRuntime(settings) as runtime:
+        await eventually_async(
+            lambda: recovered_once(runtime, "refund_orphan:R8"), "recovery tried the saga"
+        )
+        await runtime.shutdown()
+
+    gate.set()
+    register_saga(saga)
+    async with WorkflowRuntime(settings) as runtime:
+        outcome = await runtime.result("refund_orphan:R8", timeout=WAIT)
+    assert outcome.status is SagaStatus.COMPLETED
+    assert ledger.entries == ["credit", "points"]
+
+
+async def recovered_once(runtime: WorkflowRuntime, workflow_id: str) -> bool:
+    status = await runtime.status(workflow_id)
+    return status is not None and status.status == "PENDING" and (status.recovery_attempts or 0) > 1
+
+
+async def eventually(condition: Callable[[], bool], what: str) -> None:
+    await eventually_async(lambda: asyncio.sleep(0, condition()), what)
+
+
+async def eventually_async(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    for _ in range(int(WAIT / 0.01)):
+        if await condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting until {what}")

@@ -101,6 +101,15 @@ class StepFailed(Exception):
         return (StepFailed, (self.step, self.error_type, self.message, self.permanent))
 
 
+class SagaNotRegistered(BaseException):
+    """A saga recovered by a process that did not register it.
+
+    A BaseException on purpose: DBOS marks a workflow failed for good when its body raises an
+    Exception, but leaves it PENDING for the next launch on anything else, and a process that
+    forgot a registration should not fail the sagas it cannot run.
+    """
+
+
 class SagaAborted(Exception):
     """A step failed for good: the saga stops here and compensates what it did."""
 
@@ -299,7 +308,9 @@ async def _alert(saga: Saga[Any, Any], alert: SagaAlert) -> None:
 @DBOS.workflow(name=SAGA_WORKFLOW)
 async def run_saga(saga_name: str, payload: Any) -> SagaOutcome[Any]:
     """The DBOS workflow every saga runs under: body, then compensation and alert on failure."""
-    saga = registered_saga(saga_name)
+    saga = _SAGAS.get(saga_name)
+    if saga is None:
+        raise SagaNotRegistered(f"no saga named {saga_name!r} is registered in this process")
     current = DBOS.workflow_id
     assert current is not None
     steps = SagaSteps(saga, current)
