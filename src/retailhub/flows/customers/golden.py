@@ -1,0 +1,131 @@
+"""The golden record and what it is made of: each system's claims, lineage, open conflicts.
+
+A `GoldenRecord` keeps, per field, the latest value each system reported (a `Claim`, stamped
+with the change it came from). The resolved customer, its lineage and its open conflicts are a
+function of those claims and the rules alone, so the order in which changes arrive does not
+change the outcome. `held` is what the hub believes each system holds now (what it reported
+or what the hub last sent it), which is how the hub knows whom to send what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from retailhub.canonical.customer import Customer
+from retailhub.flows.customers.fields import FieldValue, profile_fields
+from retailhub.flows.customers.rules import SurvivorshipRules
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a value came from: the system, and the change (event id, when it was made)."""
+
+    system: str
+    event_id: str
+    at: datetime
+
+    @property
+    def stamp(self) -> tuple[datetime, str]:
+        """The order of changes: by time, then by event id so that ties are still ordered."""
+        return (self.at, self.event_id)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The latest value one system reported for one field, and the change that set it."""
+
+    value: FieldValue
+    source: Source
+
+
+@dataclass(frozen=True)
+class Held:
+    """What the hub believes a system holds for a field (a digest), and as of which change."""
+
+    digest: str
+    stamp: tuple[datetime, str]
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a golden field's value came from: one source, or one per item of a union."""
+
+    field: str
+    sources: tuple[Source, ...]
+
+    @property
+    def systems(self) -> tuple[str, ...]:
+        """The systems the value came from, each once, in order."""
+        return tuple(dict.fromkeys(s.system for s in self.sources))
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A change the golden record refused: `challenger` would replace `standing` but may not
+    (equal priority, or lower priority, within the field's window). Open until a later change
+    supersedes one of them; the field is not propagated while it is open."""
+
+    customer_id: str
+    field: str
+    standing: Claim
+    challenger: Claim
+    reason: str
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    """A profile as one system reported it: the system, its profile (carrying the system's id
+    in `identities`), when the system made the change, and the event that brought it.
+
+    `fields` narrows which golden fields the change speaks for (None: every field the system
+    keeps); echo suppression narrows it to the fields that really changed."""
+
+    system: str
+    profile: Customer
+    at: datetime
+    event_id: str
+    fields: frozenset[str] | None = None
+
+    @property
+    def external_id(self) -> str:
+        """The customer's id in the reporting system."""
+        try:
+            return self.profile.identities[self.system]
+        except KeyError:
+            raise ValueError(
+                f"a profile from {self.system} must carry its {self.system} id in identities"
+            ) from None
+
+    @property
+    def source(self) -> Source:
+        """This change as the source of the values it brings."""
+        return Source(self.system, self.event_id, self.at)
+
+    def values(self, rules: SurvivorshipRules) -> dict[str, FieldValue]:
+        """The fields this change speaks for, as the reporting system can hold them."""
+        system = rules.system(self.system)
+        names = system.fields if self.fields is None else self.fields & system.fields
+        values = profile_fields(self.profile)
+        return {name: system.project(name, values[name]) for name in sorted(names)}
+
+
+@dataclass(frozen=True)
+class GoldenRecord:
+    """One customer as the hub knows them: identities, every system's claims, the resolved
+    customer, where each field came from, and the conflicts waiting for a person."""
+
+    customer_id: str
+    identities: Mapping[str, str]
+    claims: Mapping[str, Mapping[str, Claim]]
+    """field -> system -> that system's latest claim."""
+    held: Mapping[str, Mapping[str, Held]]
+    """system -> field -> what the hub believes the system holds."""
+    customer: Customer
+    lineage: Mapping[str, Lineage]
+    conflicts: tuple[Conflict, ...]
+
+    def conflicted_fields(self) -> frozenset[str]:
+        """Fields with an open conflict, which are not propagated until it closes."""
+        return frozenset(c.field for c in self.conflicts)
