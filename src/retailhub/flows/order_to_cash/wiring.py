@@ -3,6 +3,10 @@
 Each is a durable subscription of its own (`o2c.erp`, `o2c.stock`, `o2c.loyalty`, `o2c.crm`),
 so a system that is down retries and dead-letters only its own subscription while the others
 carry on; the bus orders each subscription's events per order id and applies the retry policy.
+
+`concurrency` is per subscription. `o2c.erp` and `o2c.stock` both call the ERP, so twice it
+should stay within the ERP connector's bulkhead (`max_concurrent`, 32 by default): calls beyond
+it are refused at once, and the bus retries and finally dead-letters them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ async def subscribe_order_to_cash(
     crm: CrmPort,
     stock: StockSettings | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
-    concurrency: int = 32,
+    concurrency: int = 16,
 ) -> list[str]:
     """Create the order-status table and run the four subscriptions here; returns their names."""
     async with bus.transaction() as transaction:
