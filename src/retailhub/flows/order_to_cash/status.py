@@ -203,7 +203,7 @@ def _from_held(held: HeldEvent) -> SystemStatus:
     detail = (
         "parked behind an earlier event of the order"
         if held.state is HoldState.PARKED
-        else (f"retrying; next attempt at {held.next_attempt_at}")
+        else f"retrying; next attempt at {held.next_attempt_at}"
     )
     return SystemStatus(
         system,
