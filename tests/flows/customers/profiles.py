@@ -95,7 +95,7 @@ def changes(draw: st.DrawFn, count: int, *, increasing: bool = True) -> list[Pro
     for n in range(count):
         system = draw(_SYSTEM)
         days += draw(_STEP)
-        values = draw(PROFILE_VALUES)
+        values: dict[str, Any] = draw(PROFILE_VALUES)
         decisions = draw(CONSENT_DECISIONS)
         values["consents"] = [consent(c, granted, day, system) for c, granted, day in decisions]
         drawn.append(change(system, days, f"ev-{n}", **values))
@@ -111,7 +111,11 @@ def relabel(item: ProfileChange, system: str) -> ProfileChange:
 
 
 def report(
-    system: str, values: Mapping[str, FieldValue], at: datetime, event_id: str
+    system: str,
+    values: Mapping[str, FieldValue],
+    at: datetime,
+    event_id: str,
+    external_id: str = "1",
 ) -> ProfileChange:
     """A report from `system` of exactly these golden field values."""
     consents = [v for k, v in values.items() if k.startswith(CONSENT_PREFIX) and v is not None]
@@ -120,5 +124,5 @@ def report(
         for k, v in values.items()
         if not k.startswith(CONSENT_PREFIX)
     }
-    customer = profile(system, consents=consents, **attributes)
+    customer = profile(system, external_id, consents=consents, **attributes)
     return ProfileChange(system, customer, at, event_id, frozenset(values))

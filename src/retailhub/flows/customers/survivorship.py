@@ -160,8 +160,9 @@ def _take_claims(
     golden: GoldenRecord, change: ProfileChange, rules: SurvivorshipRules
 ) -> tuple[dict[str, dict[str, Claim]], dict[str, dict[str, Held]]]:
     """The claims and held values after the change: a field's claim moves only when the change
-    is newer, and keeps its old source when the value did not change (a full-profile report
-    does not make an unchanged name look freshly set)."""
+    is newer, and keeps its old source when the value did not change and the hub sent the
+    system nothing else since (a full-profile report does not make an unchanged name look
+    freshly set)."""
     claims = {name: dict(by_system) for name, by_system in golden.claims.items()}
     held = {system: dict(fields) for system, fields in golden.held.items()}
     source = change.source
@@ -171,11 +172,16 @@ def _take_claims(
         previous = by_system.get(change.system)
         if previous is not None and previous.source.stamp >= source.stamp:
             continue
-        if previous is None or not same_value(previous.value, value):
-            by_system[change.system] = Claim(value, source)
+        fingerprint = digest(value)
         was = own_held.get(name)
-        if was is None or was.stamp < source.stamp:
-            own_held[name] = Held(digest(value), source.stamp)
+        newer = was is None or was.stamp < source.stamp
+        # Sent something else since, the system now reports its old value again: a person
+        # there re-entered it, which is a new claim (and may well be a conflict).
+        reentered = was is not None and newer and was.digest != fingerprint
+        if previous is None or not same_value(previous.value, value) or reentered:
+            by_system[change.system] = Claim(value, source)
+        if newer:
+            own_held[name] = Held(fingerprint, source.stamp)
     return claims, held
 
 
