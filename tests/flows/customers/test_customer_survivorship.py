@@ -217,3 +217,9 @@ def test_rules_load_from_a_dict_and_say_what_is_wrong() -> None:
         SurvivorshipRules.from_dict({"create_missing": ["sap"]})
     with pytest.raises(ValueError, match="takes no part in customer sync"):
         merge(None, change("sap", 0, "sap-1"))
+
+
+def test_merge_refuses_a_second_account_of_a_system_that_identity_resolution_would_flag() -> None:
+    golden = fold(CRM).golden
+    with pytest.raises(ValueError, match="linked to hubspot 1, not 2"):
+        merge(golden, change("hubspot", 1, "crm-2", "2", family_name="Jansen"))

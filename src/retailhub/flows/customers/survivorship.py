@@ -21,6 +21,12 @@ value is not changed, and the field is propagated to no system until a later cha
 (a newer claim from a higher-priority system, or from either party, that settles the fold).
 A data steward settles a conflict by reporting as a system ranked first for the field.
 
+Because every field is decided from the claims alone, changes from different systems give the
+same golden record in any order. One exception is deliberate: when a system reports again a
+value the hub had sent it something else for, a person there re-entered it, which counts as a
+new claim (made at the report's time); whether a report came before or after a send is known
+only from the order they arrived in.
+
 Empty values (None, an empty list) are no opinion: a system that lacks a birth date never
 erases the one another system has. Erasure (a GDPR request) is its own process.
 
@@ -121,6 +127,12 @@ def merge(
     rules = rules or SurvivorshipRules()
     if golden is None:
         golden = empty_golden(customer_id or new_customer_id(change.system, change.external_id))
+    linked = golden.identities.get(change.system)
+    if linked is not None and linked != change.external_id:
+        raise ValueError(
+            f"{golden.customer_id} is linked to {change.system} {linked}, not"
+            f" {change.external_id}: resolve identity first"
+        )
     claims, held = _take_claims(golden, change, rules)
     identities = {**golden.identities, change.system: change.external_id}
     after = resolve_golden(golden.customer_id, identities, claims, held, rules)
