@@ -176,6 +176,14 @@ def test_a_replayed_or_older_change_changes_nothing() -> None:
         assert (replay.changes, replay.propagations) == ((), ())
 
 
+def test_an_older_report_arriving_after_a_newer_one_changes_nothing() -> None:
+    still = change("hubspot", 5, "crm-5", given_name="Anna", family_name="Jansen")
+    late = change("hubspot", 3, "crm-3", given_name="Anna", family_name="Jansen-Smit")
+    outcome = fold(CRM, still, late)
+    assert outcome.golden.customer.family_name == "Jansen"
+    assert (outcome.changes, outcome.propagations) == ((), ())
+
+
 def test_only_systems_that_know_the_customer_are_sent_to_unless_told_to_create() -> None:
     shop = change("shopify", 0, "shop-1", given_name="Anna", emails=["anna@example.nl"])
     assert fold(shop).propagations == ()

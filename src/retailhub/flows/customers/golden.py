@@ -34,10 +34,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Claim:
-    """The latest value one system reported for one field, and the change that set it."""
+    """The latest value one system reported for one field, the change that set it, and the
+    latest report that still said it (so an older report arriving late changes nothing)."""
 
     value: FieldValue
     source: Source
+    confirmed: tuple[datetime, str]
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ correction, not an echo.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import cast
 
@@ -137,15 +137,7 @@ def merge(
     identities = {**golden.identities, change.system: change.external_id}
     after = resolve_golden(golden.customer_id, identities, claims, held, rules)
     propagations, held = _propagations(after, change.source, rules)
-    after = GoldenRecord(
-        after.customer_id,
-        after.identities,
-        after.claims,
-        held,
-        after.customer,
-        after.lineage,
-        after.conflicts,
-    )
+    after = replace(after, held=held)
     before_values = profile_fields(golden.customer)
     after_values = profile_fields(after.customer)
     changes = tuple(
@@ -182,7 +174,7 @@ def _take_claims(
     for name, value in change.values(rules).items():
         by_system = claims.setdefault(name, {})
         previous = by_system.get(change.system)
-        if previous is not None and previous.source.stamp >= source.stamp:
+        if previous is not None and previous.confirmed >= source.stamp:
             continue
         fingerprint = digest(value)
         was = own_held.get(name)
@@ -191,7 +183,9 @@ def _take_claims(
         # there re-entered it, which is a new claim (and may well be a conflict).
         reentered = was is not None and newer and was.digest != fingerprint
         if previous is None or not same_value(previous.value, value) or reentered:
-            by_system[change.system] = Claim(value, source)
+            by_system[change.system] = Claim(value, source, source.stamp)
+        else:
+            by_system[change.system] = replace(previous, confirmed=source.stamp)
         if newer:
             own_held[name] = Held(fingerprint, source.stamp)
     return claims, held
@@ -332,7 +326,7 @@ def _propagations(
             if was is not None and was.digest == fingerprint:
                 continue
             send[name] = value
-            believed[name] = Held(fingerprint, cause.stamp)
+            believed[name] = Held(fingerprint, max(was.stamp, cause.stamp) if was else cause.stamp)
         if send:
             propagations.append(Propagation(system, golden.customer_id, external_id, send, cause))
     return tuple(propagations), held
