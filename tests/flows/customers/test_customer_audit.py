@@ -5,12 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from retailhub.canonical.customer import Address
-from retailhub.flows.customers.audit import (
-    AuditKind,
-    audit_echo,
-    audit_identity_conflict,
-    json_value,
-)
+from retailhub.flows.customers.audit import AuditKind, audit_echo, audit_identity_conflict
+from retailhub.flows.customers.fields import to_json
 from retailhub.flows.customers.identity import IdentityConflict, KeyMatch, MatchKey
 
 from .profiles import change, moment
@@ -48,7 +44,7 @@ def test_an_identity_conflict_names_every_key_and_where_it_points() -> None:
 
 def test_values_are_stored_as_json_ready_data() -> None:
     address = Address(lines=["Spui 25"], city="Den Haag", country="NL")
-    assert json_value((address,))[0]["city"] == "Den Haag"
-    assert json_value(date(1980, 5, 17)) == "1980-05-17"
-    assert json_value(("a@example.nl",)) == ["a@example.nl"]
-    assert json_value(None) is None
+    assert to_json((address,))[0]["city"] == "Den Haag"
+    assert to_json(date(1980, 5, 17)) == "1980-05-17"
+    assert to_json(("a@example.nl",)) == ["a@example.nl"]
+    assert to_json(None) is None

@@ -4,6 +4,7 @@ and the audit trail, as pure functions (docs/flows-customer-sync.md).
 A system's profile change goes: `echo.suppress_echo` (drop what the hub itself sent) ->
 `identity.resolve_identity` (which golden customer, or new, or a conflict for a person) ->
 `survivorship.merge` (the golden record, its lineage, field changes, propagations, conflicts)
--> `audit.audit_merge` (the trail) and `echo.record_propagation` for each send. The bus
-subscription that wires these to the ports and the hub database comes next.
+-> `audit.audit_merge` (the trail) and `echo.record_propagation` for each send;
+`records` stores a golden record as a JSON document of its evidence. The bus subscription
+that wires these to the ports and the hub database comes next.
 """

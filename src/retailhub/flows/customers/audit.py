@@ -22,13 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
-
-from retailhub.flows.customers.fields import FieldValue
+from retailhub.flows.customers.fields import FieldValue, to_json
 from retailhub.flows.customers.golden import Conflict, ProfileChange, Source
 from retailhub.flows.customers.identity import IdentityConflict
 from retailhub.flows.customers.survivorship import MergeOutcome
@@ -60,17 +58,6 @@ class AuditRecord:
     target: str | None = None
     """The system a propagation went to."""
     detail: str | None = None
-
-
-def json_value(value: FieldValue | Iterable[Any]) -> Any:
-    """A field value as JSON-ready data (models dumped, dates in ISO 8601)."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, str) or value is None:
-        return value
-    return [json_value(item) for item in value]
 
 
 def audit_merge(outcome: MergeOutcome) -> tuple[AuditRecord, ...]:
@@ -155,8 +142,8 @@ def _record(
         customer_id,
         kind,
         field,
-        json_value(old),
-        json_value(new),
+        to_json(old),
+        to_json(new),
         source.system,
         source.event_id,
         source.at,

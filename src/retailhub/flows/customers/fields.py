@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from retailhub.canonical.customer import (
     Address,
     ConsentChannel,
@@ -94,6 +96,34 @@ def digest(value: FieldValue) -> str:
     """A stable SHA-256 of a value's comparable form, for echo fingerprints and held values."""
     text = json.dumps(comparable(value), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def to_json(value: FieldValue | Address) -> Any:
+    """A value as JSON-ready data (models dumped, dates in ISO 8601), to store or show."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [to_json(item) for item in value]
+    return value
+
+
+def from_json(name: str, data: Any) -> FieldValue:
+    """A field's value back from `to_json`'s data."""
+    if data is None:
+        return None
+    if name == "birth_date":
+        return date.fromisoformat(data)
+    if name == "loyalty":
+        return LoyaltyMemberRef.model_validate(data)
+    if name == "addresses":
+        return tuple(Address.model_validate(item) for item in data)
+    if name in LIST_FIELDS:
+        return tuple(str(item) for item in data)
+    if name.startswith(CONSENT_PREFIX):
+        return MarketingConsent.model_validate(data)
+    return str(data)
 
 
 def _utc(moment: datetime) -> str:
