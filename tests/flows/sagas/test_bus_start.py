@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from dbos import DBOS
@@ -25,9 +25,10 @@ from retailhub.flows.sagas import (
 from .conftest import QUICK, WAIT, RecordingAlerts
 
 
-async def eventually(condition: Callable[[], bool], what: str) -> None:
+async def eventually(condition: Callable[[], Awaitable[bool] | bool], what: str) -> None:
     for _ in range(int(WAIT / 0.01)):
-        if condition():
+        met = condition()
+        if await met if isinstance(met, Awaitable) else met:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"timed out waiting until {what}")
@@ -62,7 +63,12 @@ async def test_redelivery_and_replay_start_one_workflow(
         assert await bus.publish_one(returned) == first
         await eventually(lambda: len(deliveries) == 1, "the event is delivered")
 
-        await bus.replay("return_to_refund", from_position=first)
+        async def handled() -> bool:
+            return (await bus.status("return_to_refund")).cursor >= first
+
+        await eventually(handled, "the delivery is committed")
+        plan = await bus.replay("return_to_refund", from_position=first)
+        assert plan.positions == (first,)
         await eventually(lambda: len(deliveries) == 2, "the event is delivered again")
 
     wid = event_workflow_id("bus_refund", returned)

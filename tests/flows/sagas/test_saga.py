@@ -244,7 +244,7 @@ async def test_a_saga_recovered_before_it_is_registered_waits_for_a_process_that
         await eventually_async(
             lambda: recovered_once(runtime, "refund_orphan:R8"), "recovery tried the saga"
         )
-        await runtime.shutdown()
+        await runtime.shutdown(grace=0.05)
 
     gate.set()
     register_saga(saga)

@@ -265,25 +265,49 @@ class WorkflowRuntime:
     async def shutdown(self, *, grace: float = 5.0) -> None:
         """Stop starting workflows, let running ones finish for `grace` seconds, stop DBOS.
 
-        Workflows still running then are cancelled on this loop and stay PENDING in the system
+        DBOS's queue workers are stopped first, so recovery dispatches nothing new; workflows
+        still running after `grace` are cancelled on this loop and stay PENDING in the system
         database: the next launch (same executor id and version) resumes them from their last
-        completed step. DBOS replaced this loop's default executor with its own; a fresh one is
-        put back so the loop can still run `asyncio.to_thread` after DBOS is gone.
+        completed step. DBOS is destroyed off the loop, because its queue thread may be
+        waiting for this loop to take a last workflow, which is then cancelled too: no workflow
+        task outlives the runtime to run beside its own recovery in the next one. DBOS replaced
+        the loop's default executor with its own; a fresh one is put back for
+        `asyncio.to_thread`.
         """
         global _launched
-        if self._dbos is None:
+        dbos, loop = self._dbos, self._loop
+        if dbos is None or loop is None:
             return
         self._closing = True
-        # DBOS holds its running workflow tasks here (its fix for #710); no public accessor.
-        tasks: set[asyncio.Task[Any]] = set(getattr(self._dbos, "_workflow_tasks", set()))
-        if tasks:
-            _, still_running = await asyncio.wait(tasks, timeout=grace)
-            for task in still_running:
-                task.cancel()
-            if still_running:
-                await asyncio.wait(still_running, timeout=grace)
-        DBOS.destroy()
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="asyncio"))
+        for stop in dbos.background_thread_stop_events:
+            stop.set()
+        deadline = loop.time() + grace
+        while (running := _workflow_tasks(dbos)) and loop.time() < deadline:
+            await asyncio.wait(running, timeout=deadline - loop.time())
+        await _cancel(_workflow_tasks(dbos), grace)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbos-destroy") as destroyer:
+            await loop.run_in_executor(destroyer, DBOS.destroy)
+        await _cancel(_workflow_tasks(dbos), grace)
+        if not loop.is_closed():
+            loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="asyncio"))
         self._dbos, self._loop = None, None
         _launched = None
+
+
+async def _cancel(tasks: set[asyncio.Task[Any]], grace: float) -> None:
+    """Cancel workflow tasks and wait for them to unwind; they stay PENDING for recovery."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        _, stuck = await asyncio.wait(tasks, timeout=grace)
+        if stuck:
+            _log.error("workflows ignored cancellation at shutdown", count=len(stuck))
+
+
+def _workflow_tasks(dbos: DBOS) -> set[asyncio.Task[Any]]:
+    """The workflow tasks DBOS runs on our loop and has not finished (its fix for #710).
+
+    DBOS keeps them in a private set with no public accessor; shutdown needs them.
+    """
+    tasks: set[asyncio.Task[Any]] = getattr(dbos, "_workflow_tasks", set())
+    return {task for task in tasks if not task.done()}

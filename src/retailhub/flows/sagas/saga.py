@@ -30,6 +30,8 @@ process's registry: register the same sagas, with their ports, before each launc
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -48,6 +50,8 @@ R = TypeVar("R")
 
 SAGA_WORKFLOW = "retailhub.saga"
 ALERT_STEP = "alert"
+REGISTRATION_WAIT = 3600.0
+REGISTRATION_POLL = 5.0
 
 _log = structlog.get_logger(__name__)
 
@@ -99,15 +103,6 @@ class StepFailed(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (StepFailed, (self.step, self.error_type, self.message, self.permanent))
-
-
-class SagaNotRegistered(BaseException):
-    """A saga recovered by a process that did not register it.
-
-    A BaseException on purpose: DBOS marks a workflow failed for good when its body raises an
-    Exception, but leaves it PENDING for the next launch on anything else, and a process that
-    forgot a registration should not fail the sagas it cannot run.
-    """
 
 
 class SagaAborted(Exception):
@@ -297,6 +292,20 @@ def registered_saga(name: str) -> Saga[Any, Any]:
         raise LookupError(f"no saga named {name!r} is registered in this process") from None
 
 
+async def _registration(name: str) -> Saga[Any, Any]:
+    """The saga named `name`, waiting for it if this process recovered it before registering it.
+
+    Raising would fail the saga for good (DBOS marks a workflow whose body raises as failed),
+    so it waits instead: shutdown cancels the wait and the saga stays pending for a process
+    that has it. After REGISTRATION_WAIT it fails, visibly, for an operator to resume.
+    """
+    deadline = time.monotonic() + REGISTRATION_WAIT
+    while name not in _SAGAS and time.monotonic() < deadline:
+        _log.warning("recovered a saga this process has not registered; waiting", saga=name)
+        await asyncio.sleep(REGISTRATION_POLL)
+    return registered_saga(name)
+
+
 async def _alert(saga: Saga[Any, Any], alert: SagaAlert) -> None:
     """Raise the alert as a durable step: sent once per saga, unless the sink itself fails."""
     try:
@@ -308,9 +317,7 @@ async def _alert(saga: Saga[Any, Any], alert: SagaAlert) -> None:
 @DBOS.workflow(name=SAGA_WORKFLOW)
 async def run_saga(saga_name: str, payload: Any) -> SagaOutcome[Any]:
     """The DBOS workflow every saga runs under: body, then compensation and alert on failure."""
-    saga = _SAGAS.get(saga_name)
-    if saga is None:
-        raise SagaNotRegistered(f"no saga named {saga_name!r} is registered in this process")
+    saga = await _registration(saga_name)
     current = DBOS.workflow_id
     assert current is not None
     steps = SagaSteps(saga, current)
