@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
+from dbos import error as dbos_error
 
 from retailhub.flows.sagas import (
     Saga,
@@ -269,3 +270,38 @@ async def eventually_async(condition: Callable[[], Awaitable[bool]], what: str) 
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"timed out waiting until {what}")
+
+
+async def test_a_live_saga_whose_steps_changed_fails_without_compensating(
+    settings: WorkflowSettings, alerts: RecordingAlerts
+) -> None:
+    ledger = Ledger()
+    gate = asyncio.Event()
+
+    async def undo(reference: str) -> None:
+        ledger.entries.append(f"undo {reference}")
+
+    async def held(what: str) -> str:
+        await gate.wait()
+        return await ledger.do(what)
+
+    async def before_deploy(steps: SagaSteps, key: str) -> str:
+        await steps.step("erp_credit_note", lambda: ledger.do("credit"), compensate=undo)
+        return await steps.step("loyalty_reversal", lambda: held("points"))
+
+    async def after_deploy(steps: SagaSteps, key: str) -> str:
+        await steps.step("erp_credit_memo", lambda: ledger.do("memo"), compensate=undo)
+        return await steps.step("loyalty_reversal", lambda: ledger.do("points"))
+
+    register_saga(Saga("refund_renamed", before_deploy, alerts, step_retry=QUICK))
+    async with WorkflowRuntime(settings) as runtime:
+        await start_saga(runtime, saga_module.registered_saga("refund_renamed"), "R9", "R9")
+        await eventually(lambda: ledger.entries == ["credit"], "the first step is done")
+        await runtime.shutdown(grace=0.05)
+
+    register_saga(Saga("refund_renamed", after_deploy, alerts, step_retry=QUICK))
+    async with WorkflowRuntime(settings) as runtime:
+        with pytest.raises(dbos_error.DBOSUnexpectedStepError):
+            await runtime.result("refund_renamed:R9", timeout=WAIT)
+    assert ledger.entries == ["credit"]
+    assert alerts.alerts == []

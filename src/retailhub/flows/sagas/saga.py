@@ -323,6 +323,10 @@ async def run_saga(saga_name: str, payload: Any) -> SagaOutcome[Any]:
     steps = SagaSteps(saga, current)
     try:
         result = await saga.body(steps, payload)
+    except dbos_error.DBOSUnexpectedStepError:
+        # The code no longer matches the checkpoints (a step renamed or moved under a live
+        # saga): a deploy to fix, not a business failure to compensate with mismatched steps.
+        raise
     except Exception as error:
         failed_step = error.step if isinstance(error, SagaAborted) else "body"
         reason = (
