@@ -1,9 +1,11 @@
-"""One process of the kill test: runs a three-step saga whose every effect is a row in SQLite.
+"""One process of the kill tests: a three-step saga whose every effect is a row in SQLite.
 
-`block` starts the saga and holds its second step (after touching the `started` file) until the
-test kills the process; `resume` only launches on the same workflow file (so the saga can finish
-only through DBOS's recovery at launch), waits for the outcome, then starts the saga again as a
-redelivered event would and checks that this returns the same outcome.
+`block` starts the saga and holds it (after touching the `started` file) until the test kills
+the process: in its second step (scenario `forward`), or, with the third step refused, in the
+compensation of the second (scenario `compensation`). `resume` only launches on the same
+workflow file, so the saga can finish only through DBOS's recovery at launch; it waits for the
+outcome, then starts the saga again as a redelivered event would and checks that this returns
+the same outcome.
 """
 
 from __future__ import annotations
@@ -28,47 +30,64 @@ from retailhub.flows.sagas import (
 HOLD_SECONDS = 60.0
 
 
-class NoAlerts:
-    async def raise_alert(self, alert: SagaAlert) -> None:
-        print(f"alert: {alert}", file=sys.stderr)
-
-
 def record(effects: Path, workflow_id: str, step: str) -> str:
     """Apply one effect: a row per call, so a step applied twice shows as two rows."""
     with closing(sqlite3.connect(effects)) as connection, connection:
         connection.execute("CREATE TABLE IF NOT EXISTS effect (workflow_id TEXT, step TEXT)")
         connection.execute("INSERT INTO effect VALUES (?, ?)", (workflow_id, step))
-    return f"{step}-done"
+    return step
 
 
-def build_saga(effects: Path, hold: Path | None) -> Saga[str, str]:
-    async def effect(steps: SagaSteps, step: str) -> str:
-        return record(effects, steps.workflow_id, step)
+class RecordedAlerts:
+    """Alerts are effects too: one row each."""
 
-    async def held_effect(steps: SagaSteps, step: str) -> str:
+    def __init__(self, effects: Path) -> None:
+        self.effects = effects
+
+    async def raise_alert(self, alert: SagaAlert) -> None:
+        record(self.effects, alert.workflow_id, f"alert {alert.status.value}")
+
+
+def build_saga(effects: Path, scenario: str, hold: Path | None) -> Saga[str, str]:
+    async def held() -> None:
         if hold is not None:
             hold.touch()
             await asyncio.sleep(HOLD_SECONDS)
+
+    async def effect(steps: SagaSteps, step: str) -> str:
+        if step == "loyalty_reversal" and scenario == "forward":
+            await held()
+        if step == "crm_ticket" and scenario == "compensation":
+            raise PermissionError("the CRM refused the ticket")
         return record(effects, steps.workflow_id, step)
 
-    async def undo(reference: str) -> None:
-        record(effects, "undo", reference)
+    async def undo(step: str) -> None:
+        if step == "loyalty_reversal" and scenario == "compensation":
+            await held()
+        record(effects, "undo", f"undo {step}")
 
     async def body(steps: SagaSteps, return_id: str) -> str:
         note = await steps.step(
             "erp_credit_note", lambda: effect(steps, "erp_credit_note"), compensate=undo
         )
         await steps.step(
-            "loyalty_reversal", lambda: held_effect(steps, "loyalty_reversal"), compensate=undo
+            "loyalty_reversal", lambda: effect(steps, "loyalty_reversal"), compensate=undo
         )
         await steps.step("crm_ticket", lambda: effect(steps, "crm_ticket"))
         return note
 
-    return Saga("kill_refund", body, NoAlerts(), step_retry=StepRetry(max_attempts=1))
+    no_retry = StepRetry(max_attempts=1)
+    return Saga(
+        "kill_refund",
+        body,
+        RecordedAlerts(effects),
+        step_retry=no_retry,
+        compensation_retry=no_retry,
+    )
 
 
-async def main(mode: str, home: Path, effects: Path, started: Path) -> None:
-    saga = build_saga(effects, started if mode == "block" else None)
+async def main(mode: str, scenario: str, home: Path, effects: Path, started: Path) -> None:
+    saga = build_saga(effects, scenario, started if mode == "block" else None)
     register_saga(saga)
     settings = WorkflowSettings.embedded(home, notification_poll_interval=0.05)
     async with WorkflowRuntime(settings) as runtime:
@@ -83,4 +102,5 @@ async def main(mode: str, home: Path, effects: Path, started: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])))
+    mode, scenario, home, effects, started = sys.argv[1:6]
+    asyncio.run(main(mode, scenario, Path(home), Path(effects), Path(started)))
