@@ -110,7 +110,7 @@ def test_secrets_files_are_name_value_lines(tmp_path: Path) -> None:
     assert read_secrets_file(good) == {"ODOO_NL_KEY": "abc=def"}
     bad = tmp_path / "bad.env"
     bad.write_text("ODOO_NL_KEY\n")
-    with pytest.raises(ValueError, match="bad.env:1: expected NAME=value"):
+    with pytest.raises(ValueError, match=r"bad\.env:1: expected NAME=value"):
         read_secrets_file(bad)
 
 
