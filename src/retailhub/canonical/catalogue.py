@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -101,10 +102,17 @@ def event_type(type_: str) -> EventType:
 
 
 def to_event(
-    document: BaseModel, type_: str, source: str, *, traceparent: str | None = None
+    document: BaseModel,
+    type_: str,
+    source: str,
+    *,
+    traceparent: str | None = None,
+    id: str | None = None,
+    time: datetime | None = None,
 ) -> CloudEvent:
     """Wrap a canonical document in the catalogued event type, keyed by its business key so that
-    events of one order, return or customer stay in order."""
+    events of one order, return or customer stay in order. A deterministic `id` (and `time`)
+    makes the same document published twice one event on the bus."""
     entry = event_type(type_)
     if not isinstance(document, entry.payload):
         raise ValueError(
@@ -112,7 +120,14 @@ def to_event(
         )
     key = str(getattr(document, entry.key_field))
     return new_event(
-        type_, source, document, subject=key, partitionkey=key, traceparent=traceparent
+        type_,
+        source,
+        document,
+        subject=key,
+        partitionkey=key,
+        traceparent=traceparent,
+        id=id,
+        time=time,
     )
 
 

@@ -129,6 +129,10 @@ class CrmPort(System):
         """The contact with this email, as the CRM holds it."""
 
     @abstractmethod
+    async def get_contact(self, contact_id: str) -> Customer | None:
+        """The contact with the CRM's own id, as a webhook's change notice asks to re-read it."""
+
+    @abstractmethod
     async def upsert_contact(self, customer: Customer) -> str:
         """Create or update the contact for a customer; returns the CRM's id."""
 
@@ -213,6 +217,14 @@ class CommercePort(System):
     @abstractmethod
     def orders_since(self, since: datetime) -> AsyncIterator[Order]:
         """Orders created or updated after `since`, for catch-up after an outage."""
+
+    @abstractmethod
+    async def returns_for_order(self, order_id: str) -> list[Return]:
+        """The refunds the platform holds for an order, as canonical returns."""
+
+    @abstractmethod
+    async def refund_return(self, document: Return, key: str) -> str:
+        """Refund a return of an order sold on the platform (once per key); the refund's id."""
 
     @abstractmethod
     async def upsert_customer(self, customer: Customer) -> str:

@@ -355,7 +355,7 @@ async def test_a_contact_named_by_a_webhook_is_read_back_by_id(
     crm: HubSpotCrm, estate: Estate
 ) -> None:
     view = estate.customers[4].crm_view
-    found = await crm.contact(view.identities["hubspot"])
+    found = await crm.get_contact(view.identities["hubspot"])
     assert found is not None
     assert found.emails == view.emails
-    assert await crm.contact("31337") is None
+    assert await crm.get_contact("31337") is None

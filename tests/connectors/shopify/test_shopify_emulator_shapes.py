@@ -9,13 +9,13 @@ API version 2024-10, which the connector and emulator speak, returns it as a dec
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from shopify_sandbox import place_order
 
-from conftest import SHOPIFY_SAMPLES
 from retailhub.connectors.shopify.connector import ShopifyConnector
 from retailhub.connectors.shopify.mapping import (
     customer_to_canonical,
@@ -26,6 +26,8 @@ from retailhub.connectors.shopify.mapping import (
 )
 from retailhub.sandbox.seed import Estate
 from retailhub.sandbox.shopify import ShopifyEmulator
+
+SHOPIFY_SAMPLES = Path(__file__).resolve().parents[3] / "src" / "retailhub" / "samples" / "shopify"
 
 NEWER_IN_2024_10 = {("price_rule", "$.value")}
 """Fields whose JSON type changed between the fixture and the API version emulated."""

@@ -95,9 +95,9 @@ class HubSpotCrm(CrmPort):
         )
         return None if contact is None else contact_to_customer(contact)
 
-    async def contact(self, contact_id: str) -> Customer | None:
+    async def get_contact(self, contact_id: str) -> Customer | None:
         """The contact with this HubSpot id, as a webhook's change notice asks the hub to re-read
-        it (not part of CrmPort yet); None when HubSpot no longer has it."""
+        it; None when HubSpot no longer has it."""
         found = await self.client.read("contacts", contact_id, CONTACT_PROPERTIES)
         return None if found is None else contact_to_customer(found)
 
