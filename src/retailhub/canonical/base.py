@@ -78,6 +78,18 @@ def normalise_phone(value: Any) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_in_country(raw: str, country: str | None) -> str:
+    """E.164 from an international number, or from a national one read as dialled in `country`
+    (ISO 3166 alpha-2), as systems that store numbers as people type them need."""
+    try:
+        number = phonenumbers.parse(raw, country)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{raw!r} is not a valid phone number (country {country or 'unknown'})")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 Email = Annotated[str, BeforeValidator(normalise_email)]
 """An email address, trimmed and lower-cased."""
 

@@ -27,7 +27,7 @@ from typing import Any
 import phonenumbers
 from pydantic import ValidationError
 
-from retailhub.canonical.base import normalise_email
+from retailhub.canonical.base import normalise_email, phone_in_country
 from retailhub.canonical.customer import (
     Address,
     AddressKind,
@@ -250,13 +250,10 @@ def _phone(doc: HubSpotObject, name: str, country: str | None) -> str | None:
     if raw is None:
         return None
     try:
-        number = phonenumbers.parse(raw, country)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        doc.warn(name, f"{raw!r} is not a valid phone number (country {country or 'unknown'})")
+        return phone_in_country(raw, country)
+    except ValueError as error:
+        doc.warn(name, str(error))
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _addresses(doc: HubSpotObject, country: str | None) -> list[Address]:

@@ -21,9 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import phonenumbers
-
-from retailhub.canonical.base import normalise_email
+from retailhub.canonical.base import normalise_email, phone_in_country
 from retailhub.canonical.customer import (
     Address,
     AddressKind,
@@ -107,13 +105,10 @@ def _phone(doc: Reader, field: str, region: str | None) -> str | None:
     if raw is None:
         return None
     try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        doc.warn(field, f"{raw!r} is not a valid phone number (country {region or 'unknown'})")
+        return phone_in_country(raw, region)
+    except ValueError as error:
+        doc.warn(field, str(error))
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _addresses(doc: Reader, default: Reader | None) -> list[Address]:
