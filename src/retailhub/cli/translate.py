@@ -6,15 +6,18 @@ import sys
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import typer
 from pydantic import BaseModel
 
+from retailhub.canonical.customer import Customer
 from retailhub.canonical.errors import InvalidDocument
 from retailhub.canonical.kinds import load_json, parse_document
 from retailhub.canonical.order import Order
+from retailhub.canonical.product import Product
+from retailhub.canonical.promotion import Promotion
 from retailhub.canonical.returns import Return
 from retailhub.connectors.errors import MappingError
 from retailhub.connectors.poslog.mapping import poslog_to_canonical
@@ -183,13 +186,16 @@ def _canonical_documents(raw: bytes, path: Path) -> list[BaseModel]:
     return documents
 
 
-def _of_kind(documents: list[BaseModel], wanted: tuple[type[BaseModel], ...], fmt: str) -> None:
-    """Exit 1 when a document cannot be rendered in `fmt`."""
+D = TypeVar("D", bound=BaseModel)
+
+
+def _only(documents: list[BaseModel], wanted: type[D], fmt: str, names: str) -> list[D]:
+    """The documents as `wanted`; exit 1 naming the first that cannot be rendered in `fmt`."""
     for i, document in enumerate(documents):
         if not isinstance(document, wanted):
-            names = " or ".join(w.__name__ for w in wanted)
             typer.echo(f"invalid: document {i}: {fmt} renders {names}", err=True)
             raise typer.Exit(EXIT_SOME_FAILED)
+    return [d for d in documents if isinstance(d, wanted)]
 
 
 def render(
@@ -200,26 +206,22 @@ def render(
 
     Exit 1 when a document is invalid or cannot be written in FORMAT, 2 when FILE cannot be read.
     """
-    from retailhub.canonical.customer import Customer
-    from retailhub.canonical.product import Product
-    from retailhub.canonical.promotion import Promotion
-
     documents = _canonical_documents(_read(file), file)
+    fmt = target.value
     output: Any
     try:
         if target is TargetFormat.POSLOG:
-            _of_kind(documents, (Order, Return), target.value)
-            sys.stdout.buffer.write(canonical_to_poslog(documents))  # type: ignore[arg-type]
+            sales = _only(documents, Order | Return, fmt, "Order or Return")  # type: ignore[arg-type]
+            sys.stdout.buffer.write(canonical_to_poslog(sales))
             return
         if target is TargetFormat.SHOPIFY_CUSTOMER:
-            _of_kind(documents, (Customer,), target.value)
-            output = [shopify.customer_from_canonical(d) for d in documents]  # type: ignore[arg-type]
+            customers = _only(documents, Customer, fmt, "Customer")
+            output = [shopify.customer_from_canonical(c) for c in customers]
         elif target is TargetFormat.SHOPIFY_PRODUCT:
-            _of_kind(documents, (Product,), target.value)
-            output = shopify.product_from_canonical(documents)  # type: ignore[arg-type]
+            output = shopify.product_from_canonical(_only(documents, Product, fmt, "Product"))
         else:
-            _of_kind(documents, (Promotion,), target.value)
-            output = [shopify.promotion_to_price_rule(d) for d in documents]  # type: ignore[arg-type]
+            promotions = _only(documents, Promotion, fmt, "Promotion")
+            output = [shopify.promotion_to_price_rule(p) for p in promotions]
     except MappingError as error:
         typer.echo(f"failed: {error}", err=True)
         raise typer.Exit(EXIT_SOME_FAILED) from None
