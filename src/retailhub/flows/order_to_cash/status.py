@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from retailhub.bus.port import EventBus, HeldEvent, HoldState, Selection, Transaction
+from retailhub.flows.storage import placeholders
 
 SYSTEMS = ("erp", "stock", "loyalty", "crm")
 SUBSCRIPTION_PREFIX = "o2c."
@@ -110,17 +111,6 @@ def subscription_name(system: str) -> str:
     return f"{SUBSCRIPTION_PREFIX}{system}"
 
 
-def _postgres(reader: object) -> bool:
-    """PostgreSQL backends take `$n` parameters; the SQLite-based ones take `?`."""
-    return "postgres" in type(reader).__module__
-
-
-def _params(reader: object, count: int, start: int = 1) -> list[str]:
-    if _postgres(reader):
-        return [f"${n}" for n in range(start, start + count)]
-    return ["?"] * count
-
-
 async def create_order_status_table(transaction: Transaction) -> None:
     """Create the projection's table if it is missing (idempotent, SQLite and PostgreSQL)."""
     await transaction.execute(DDL)
@@ -139,7 +129,7 @@ async def record(transaction: Transaction, order_id: str, status: SystemStatus) 
         "last_error",
         "updated_at",
     )
-    marks = ", ".join(_params(transaction, len(columns)))
+    marks = ", ".join(placeholders(transaction, len(columns)))
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2:])
     at = status.updated_at or datetime.now(UTC)
     await transaction.execute(
@@ -161,7 +151,7 @@ async def record(transaction: Transaction, order_id: str, status: SystemStatus) 
 
 async def recorded(reader: Reader, order_id: str) -> dict[str, SystemStatus]:
     """The rows the subscriptions committed for an order, by system."""
-    (mark,) = _params(reader, 1)
+    (mark,) = placeholders(reader, 1)
     rows = await reader.fetch_all(
         f"SELECT system, outcome, reference, points, detail, attempts, last_error, updated_at"
         f" FROM {TABLE} WHERE order_id = {mark}",
@@ -236,7 +226,7 @@ async def amend(
 ) -> None:
     """Add what a later event learnt (points noted on the CRM) to a system's row, keeping its
     outcome and reference."""
-    marks = _params(transaction, 5)
+    marks = placeholders(transaction, 5)
     await transaction.execute(
         f"UPDATE {TABLE} SET detail = {marks[0]}, points = {marks[1]}, updated_at = {marks[2]}"
         f" WHERE order_id = {marks[3]} AND system = {marks[4]}",
