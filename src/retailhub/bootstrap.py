@@ -7,16 +7,30 @@ what is built here; nothing else imports a concrete connector or bus backend.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from retailhub.bus.port import EventBus
 from retailhub.config import BusBackend, ConfigError, Settings
 from retailhub.connectors.ports import CommercePort, CrmPort, ErpPort, LoyaltyPort, PosPort, System
-from retailhub.estate import Estate, Product, Role, Secrets, SystemSettings
+from retailhub.estate import Estate, Product, Role, Secrets, SystemSettings, load_estate
 
-__all__ = ["Connectors", "build_bus", "build_connector", "build_connectors"]
+if TYPE_CHECKING:
+    from retailhub.flows.alerts import BusAlertSink
+    from retailhub.flows.order_to_cash import StockSettings
+    from retailhub.flows.sagas import WorkflowRuntime
+
+__all__ = [
+    "Connectors",
+    "Hub",
+    "build_bus",
+    "build_connector",
+    "build_connectors",
+    "open_hub",
+    "routed_erp",
+]
 
 NATS_STATE_FILE = "nats-state.sqlite"
 """Where the NATS bus keeps cursors, dedupe records and dead letters, under the hub's home."""
@@ -183,3 +197,81 @@ def build_connectors(estate: Estate, secrets: Secrets) -> Connectors:
                 case Role.POS:
                     connectors.pos = _as(PosPort, built)
     return connectors
+
+
+def routed_erp(estate: Estate, erps: Mapping[str, ErpPort]) -> ErpPort:
+    """The one ERP port flows call: the estate's `[routing.erp]` over its ERPs, or its only ERP."""
+    from retailhub.flows.erp_routing.router import RoutedErp
+    from retailhub.flows.erp_routing.rules import plan_from_routing
+
+    routing = estate.routing.get(Role.ERP)
+    if routing is None:
+        if len(erps) != 1:
+            raise ConfigError(f"the estate names {len(erps)} ERPs and no [routing.erp] to pick one")
+        return next(iter(erps.values()))
+    return RoutedErp(erps, plan_from_routing(routing, systems=list(erps)))
+
+
+def _required(port: P | None, role: Role) -> P:
+    """A port the hub's flows need; an estate without a system in that role cannot run them."""
+    if port is None:
+        raise ConfigError(f"the estate has no {role} system; the hub's flows need one")
+    return port
+
+
+@dataclass
+class Hub:
+    """A running hub: its bus, the estate's connectors, the workflow runtime and the flows."""
+
+    settings: Settings
+    estate: Estate
+    bus: EventBus
+    connectors: Connectors
+    erp: ErpPort
+    runtime: WorkflowRuntime
+    alerts: BusAlertSink
+    subscriptions: list[str] = field(default_factory=list)
+
+
+@asynccontextmanager
+async def open_hub(
+    settings: Settings,
+    *,
+    estate: Estate | None = None,
+    secrets: Secrets | None = None,
+    stock: StockSettings | None = None,
+) -> AsyncIterator[Hub]:
+    """Open the bus, build the estate's connectors, launch the workflow runtime and subscribe
+    every flow; on exit stop the flows, the runtime, the connectors and the bus, in that order.
+
+    The estate defaults to `RETAILHUB_ESTATE` or the sandbox estate; secrets come from the
+    environment (and the sandbox's own file for the sandbox estate). Flows are imported here,
+    not at module level, so commands that only need a connector start fast.
+    """
+    from retailhub.flows.alerts import BusAlertSink, create_alerts_table
+    from retailhub.flows.order_to_cash import subscribe_order_to_cash
+    from retailhub.flows.sagas import WorkflowRuntime, WorkflowSettings
+
+    chosen = estate or load_estate()
+    connectors = build_connectors(
+        chosen, secrets or Secrets.from_environment(sandbox=chosen.name == "sandbox")
+    )
+    erp = routed_erp(chosen, connectors.erps)
+    bus = build_bus(settings)
+    try:
+        async with bus, WorkflowRuntime(WorkflowSettings.from_settings(settings)) as runtime:
+            hub = Hub(settings, chosen, bus, connectors, erp, runtime, BusAlertSink(bus))
+            async with bus.transaction() as transaction:
+                await create_alerts_table(transaction)
+            hub.subscriptions += await subscribe_order_to_cash(
+                bus,
+                erp=erp,
+                loyalty=_required(connectors.loyalty, Role.LOYALTY),
+                crm=_required(connectors.crm, Role.CRM),
+                stock=stock,
+            )
+            yield hub
+    finally:
+        if erp not in connectors.erps.values():
+            await erp.close()
+        await connectors.close()
