@@ -1,0 +1,70 @@
+"""The hub's HTTP API as one FastAPI app: `create_app(services)`.
+
+Middleware, outermost first: body size (413), deprecation notices (Deprecation/Sunset, 410),
+JSON-only writes (415), Idempotency-Key on POSTs under `/v1`. Then the routes: health, the
+`/v1` status and returns APIs, inbound webhooks under `/hooks`, and checkout when supplied.
+Every error leaves as problem+json (`problems.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.types import Scope
+
+from retailhub import __version__
+from retailhub.api import health
+from retailhub.api.clients import ApiClient, create_clients_table
+from retailhub.api.guards import BodySizeLimit, DeprecationNotice, JsonOnly
+from retailhub.api.idempotency import IdempotencyKeys, create_idempotency_table
+from retailhub.api.problems import Problem, install_problem_handlers
+from retailhub.api.security import presented_key
+from retailhub.api.services import ApiServices
+
+API_VERSION = "v1"
+DESCRIPTION = """The retailhub API: order, return, customer and promotion status across the
+estate's systems, returns, inbound webhooks and health. Authenticate with an API key
+(`Authorization: Bearer rhk_...`); send an `Idempotency-Key` with every POST; every error is an
+RFC 9457 problem document. See docs/api.md."""
+
+
+async def prepare_api_storage(services: ApiServices) -> None:
+    """Create the API's tables in the hub database (idempotent)."""
+    async with services.bus.transaction() as transaction:
+        await create_clients_table(transaction)
+        await create_idempotency_table(transaction)
+
+
+def create_app(services: ApiServices) -> FastAPI:
+    """The API over `services`; its lifespan creates the API's tables."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await prepare_api_storage(services)
+        yield
+
+    app = FastAPI(
+        title="retailhub",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={"default": {"model": Problem, "description": "A problem document"}},
+    )
+    app.state.services = services
+    install_problem_handlers(app)
+
+    async def client_of(scope: Scope) -> ApiClient | None:
+        key = presented_key(Request(scope))
+        return await services.clients.authenticate(key) if key else None
+
+    app.add_middleware(IdempotencyKeys, services=services, authenticate=client_of)
+    app.add_middleware(JsonOnly)
+    app.add_middleware(DeprecationNotice, deprecations=services.deprecations)
+    app.add_middleware(BodySizeLimit, limits=services.limits)
+    app.include_router(health.router)
+    if services.checkout_router is not None:
+        app.include_router(services.checkout_router)
+    return app

@@ -1,0 +1,54 @@
+"""Helpers of the API tests: a controllable clock and a probe router guarded by scopes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+
+from retailhub.api.clients import ApiClient
+from retailhub.api.security import require_scopes
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Basket(BaseModel):
+    """A small request model with nested fields, to see validation paths."""
+
+    store: str
+    lines: list[dict[str, int]]
+
+
+CALLS: list[dict[str, Any]] = []
+Selling = Annotated[ApiClient, Depends(require_scopes("pos", "commerce"))]
+Reading = Annotated[ApiClient, Depends(require_scopes("read"))]
+Till = Annotated[ApiClient, Depends(require_scopes("pos"))]
+
+
+def probe_router() -> APIRouter:
+    """Routes that stand in for an experience API: POS or commerce clients only."""
+    router = APIRouter(prefix="/v1/probe")
+
+    @router.post("/baskets", status_code=201)
+    async def create_basket(basket: Basket, client: Selling) -> dict[str, Any]:
+        CALLS.append(basket.model_dump())
+        return {"number": len(CALLS), "client": client.name, "store": basket.store}
+
+    @router.get("/whoami")
+    async def whoami(client: Reading) -> dict[str, Any]:
+        return {"client": client.name, "scopes": sorted(client.scopes)}
+
+    @router.post("/failing")
+    async def failing(client: Till) -> dict[str, Any]:
+        raise RuntimeError("the probe fails on purpose")
+
+    return router
