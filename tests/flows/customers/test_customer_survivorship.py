@@ -129,15 +129,15 @@ def test_re_entering_a_value_the_hub_corrected_is_a_conflict_not_a_silent_overwr
 
 
 def test_the_latest_consent_decision_wins_whatever_its_source() -> None:
-    granted = consent(ConsentChannel.EMAIL, True, 1, "openloyalty")
+    granted = consent(ConsentChannel.EMAIL, True, 1, "hubspot")
     withdrawn = consent(ConsentChannel.EMAIL, False, 5, "shopify")
-    loyalty = change("openloyalty", 1, "ol-1", consents=[granted])
+    crm = change("hubspot", 1, "crm-1", consents=[granted])
     shop = change("shopify", 5, "shop-1", consents=[withdrawn])
-    for outcome in (fold(loyalty, shop), fold(shop, loyalty)):
+    for outcome in (fold(crm, shop), fold(shop, crm)):
         customer = outcome.golden.customer
         assert not customer.consent(ConsentChannel.EMAIL)
         assert outcome.golden.lineage["consents.email"].systems == ("shopify",)
-    assert sent(fold(loyalty, shop)) == {"openloyalty": {"consents.email"}}
+    assert sent(fold(crm, shop)) == {"hubspot": {"consents.email"}}
 
 
 def test_at_the_same_moment_a_withdrawal_beats_a_grant() -> None:
@@ -149,11 +149,12 @@ def test_at_the_same_moment_a_withdrawal_beats_a_grant() -> None:
 
 def test_an_empty_value_never_erases_what_another_system_knows() -> None:
     birthday = moment(0).date().replace(year=1980)
-    loyalty = change("openloyalty", 0, "ol-1", birth_date=birthday)
-    crm = change("hubspot", 1, "crm-1", given_name="Anna")
-    outcome = fold(loyalty, crm)
+    crm = change("hubspot", 0, "crm-1", birth_date=birthday, phones=["+31612345678"])
+    shop = change("shopify", 1, "shop-1", given_name="Anna", phones=[])
+    outcome = fold(crm, shop)
     assert outcome.golden.customer.birth_date == birthday
-    assert "birth_date" in sent(outcome)["hubspot"]
+    assert outcome.golden.customer.phones == ["+31612345678"]
+    assert "phones" in sent(outcome)["shopify"]
 
 
 def test_emails_are_an_ordered_union_led_by_the_web_shop_login() -> None:

@@ -1,16 +1,16 @@
 """The customer audit trail: every change to a golden record with its source, as plain records.
 
 One `AuditRecord` per fact: a field changed (old and new value, the system, event and moment
-of the change that caused it), a conflict opened or closed, fields sent to a system, a report
-recognised as an echo, a profile whose identity keys conflict. Values are JSON-ready, so a
-record is stored and shown as it is.
+of the change that caused it), a conflict opened or closed, fields sent to a system and their
+delivery (with the customer's id there), a report recognised as an echo, a profile whose
+identity keys conflict. Values are JSON-ready, so a record is stored and shown as it is.
 
-Storage (built next): an append-only table `customer_audit` in the hub database, written in
-the same transaction as the golden record and the bus dedupe record, so a change and its
-audit commit together or not at all:
+Storage (`trail.append_audit`): the append-only table `customer_sync_audit` in the hub
+database, written in the same transaction as the golden record and the bus dedupe record, so
+a change and its audit commit together or not at all:
 
-    customer_audit(seq integer primary key, customer_id, kind, field, old_json, new_json,
-                   system, event_id, changed_at, target, detail, recorded_at)
+    customer_sync_audit(seq primary key, customer_id, kind, field, old_json, new_json,
+                        system, event_id, changed_at, target, detail, recorded_at)
     unique (event_id, kind, customer_id, field, target)   -- a replayed event adds nothing
     index (customer_id, seq)                             -- one customer's history, in order
 
@@ -41,6 +41,8 @@ class AuditKind(StrEnum):
     PROPAGATED = "propagated"
     ECHO_SUPPRESSED = "echo_suppressed"
     IDENTITY_CONFLICT = "identity_conflict"
+    DELIVERED = "delivered"
+    """The target system accepted the propagated fields (after any retries)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,22 @@ def audit_echo(change: ProfileChange, customer_id: str, echoed: Iterable[str]) -
         None,
         change.source,
         detail=", ".join(sorted(echoed)),
+    )
+
+
+def audit_delivery(
+    customer_id: str, target: str, external_id: str, fields: Iterable[str], cause: Source
+) -> AuditRecord:
+    """The record of fields written to a target system, with the customer's id there."""
+    return _record(
+        customer_id,
+        AuditKind.DELIVERED,
+        None,
+        None,
+        external_id,
+        cause,
+        target=target,
+        detail=", ".join(sorted(fields)),
     )
 
 

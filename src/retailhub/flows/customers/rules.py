@@ -131,21 +131,20 @@ DEFAULT_SYSTEMS: Mapping[str, SystemProfile] = MappingProxyType(
             ),
             MappingProxyType({"emails": 1, "phones": 1}),
         ),
+        # Open Loyalty's member profile: names, one email, one phone, one card, and the
+        # member reference (id and tier) it is the source of.
         "openloyalty": SystemProfile(
             frozenset(
                 {
                     "given_name",
                     "family_name",
-                    "birth_date",
                     "emails",
                     "phones",
-                    "addresses",
                     "loyalty_cards",
                     "loyalty",
-                    "consents.email",
                 }
             ),
-            MappingProxyType({"emails": 1, "phones": 1, "addresses": 1}),
+            MappingProxyType({"emails": 1, "phones": 1, "loyalty_cards": 1}),
         ),
     }
 )
