@@ -120,15 +120,15 @@ def test_schemas_export_writes_a_fresh_registry(tmp_path: Path) -> None:
     assert (registry / "events" / "retail.order.created.v1.json").exists()
 
 
-def test_demo_shows_the_model_at_work() -> None:
-    result = retailhub("demo")
+def test_samples_show_the_model_at_work() -> None:
+    result = retailhub("samples")
     assert result.returncode == 0, result.stderr
     assert "retail.order.created.v1" in result.stdout
     assert "does not add up" in result.stdout
 
 
 def test_every_command_has_help() -> None:
-    for command in (["--help"], ["validate", "--help"], ["schemas", "--help"], ["demo", "--help"]):
+    for command in (["--help"], ["validate", "--help"], ["schemas", "--help"], ["samples", "--help"], ["demo", "--help"]):
         result = retailhub(*command)
         assert result.returncode == 0
         assert "Usage" in result.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from retailhub.cli import bench, demo, events, pos, sandbox, schemas, translate, validate
+from retailhub.cli import bench, demo, events, pos, samples, sandbox, schemas, translate, validate
 from retailhub.observability.logging import configure_logging
 
 app = typer.Typer(
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("demo")(demo.demo)
+app.command("samples")(samples.samples)
 app.command("validate")(validate.validate)
 app.command("translate")(translate.translate)
 app.command("render")(translate.render)
