@@ -17,7 +17,7 @@ from retailhub.estate import Secrets, parse_estate
 from retailhub.sandbox.runner import Sandbox, load_emulators
 from retailhub.sandbox.seed import build_estate
 
-from .helpers import World, estate_text, set_faults
+from .helpers import World, estate_text, set_faults, until_platform_answers
 
 MEMBERS = 300
 """Members seeded into the emulator: enough for every test to have its own."""
@@ -52,3 +52,4 @@ async def bus(tmp_path: Path, world: World) -> AsyncIterator[SqliteBus]:
     async with SqliteBus(tmp_path / "hub.sqlite", poll_interval=0.02) as opened:
         yield opened
     await set_faults(world.url, None)
+    await until_platform_answers(world)

@@ -142,3 +142,17 @@ async def until_posted(post: Any) -> PassReport:
             return report
         assert asyncio.get_running_loop().time() < deadline, "the platform never came back"
         await asyncio.sleep(0.1)
+
+
+async def until_platform_answers(world: World) -> None:
+    """Wait (bounded) until the loyalty port answers again: its breaker closes shortly after a
+    fault is cleared, and the next test must start with the platform up."""
+    deadline = asyncio.get_running_loop().time() + BOUNDED_WAIT_S
+    member_id = world.estate.customers[0].account.member_id
+    while True:
+        try:
+            await world.loyalty.find_member(member_id=member_id)
+            return
+        except Exception:
+            assert asyncio.get_running_loop().time() < deadline, "the platform never came back"
+            await asyncio.sleep(0.05)
