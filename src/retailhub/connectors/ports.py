@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from retailhub.canonical.base import Channel
 from retailhub.canonical.customer import Customer
 from retailhub.canonical.inventory import InventoryLevel
 from retailhub.canonical.loyalty import LoyaltyAccount, LoyaltyTransaction
@@ -67,13 +68,38 @@ class BasketLine:
     unit_price: Money
 
 
+@dataclass(frozen=True)
+class RewardOffer:
+    """A reward of the loyalty programme a member could take, and what it costs in points."""
+
+    reward_id: str
+    name: str
+    points_cost: int
+
+
+@dataclass(frozen=True)
+class LoyaltyQuote:
+    """What a basket would earn under the live earning rules, without recording a sale:
+    `points_to_earn` in all, of which `bonus_points` come from campaigns; and the rewards the
+    member could take now."""
+
+    points_to_earn: int
+    bonus_points: int
+    rewards: tuple[RewardOffer, ...] = ()
+
+
 class System(ABC):
-    """Anything the hub talks to: it has a name and can be closed."""
+    """Anything the hub talks to: it has a name, a circuit breaker, and can be closed."""
 
     name: str
 
     async def close(self) -> None:  # noqa: B027 - most connectors hold nothing to release
         """Release connections."""
+
+    def circuit_state(self) -> str:
+        """The state of the breaker guarding calls to the system: `closed`, `open` or
+        `half_open`. A system called without a breaker is always `closed`."""
+        return "closed"
 
 
 class ErpPort(System):
@@ -86,6 +112,13 @@ class ErpPort(System):
     @abstractmethod
     async def find_posting(self, key: str) -> Posting | None:
         """The sale order or credit note written under `key`, if any."""
+
+    async def cancel_sale_order(self, key: str) -> Posting | None:
+        """Cancel the sale order posted under `key` (the stock it moved goes back): the
+        cancelled posting, or None if nothing was posted under `key`; repeating it changes
+        nothing. Every product connector implements it; an ERP façade that cannot say which
+        ERP holds the order refuses."""
+        raise NotImplementedError(f"{self.name} cannot cancel sale orders")
 
     @abstractmethod
     async def post_credit_note(self, document: Return, key: str) -> Posting:
@@ -163,6 +196,29 @@ class LoyaltyPort(System):
         """A member by loyalty card, email or member id."""
 
     @abstractmethod
+    async def find_member_profile(self, member_id: str) -> Customer | None:
+        """The member's profile (names, email, phone, card) as a customer, for customer sync."""
+
+    @abstractmethod
+    async def register_member(self, customer: Customer, key: str) -> str:
+        """Enrol a customer as a member (once per key and per customer); returns the member id."""
+
+    @abstractmethod
+    async def update_member(self, member_id: str, customer: Customer) -> None:
+        """Write a customer's profile onto the member (safe to repeat)."""
+
+    @abstractmethod
+    async def quote(
+        self,
+        member_id: str | None,
+        lines: Sequence[BasketLine],
+        channel: Channel,
+        location: str | None,
+    ) -> LoyaltyQuote:
+        """What a basket would earn now under the live earning rules (campaign bonus included)
+        without recording a sale, and the rewards the member could take."""
+
+    @abstractmethod
     async def register_sale(self, order: Order, key: str) -> PointsOutcome:
         """Register a sale so the platform's earning rules accrue points (once per key)."""
 
@@ -181,6 +237,11 @@ class LoyaltyPort(System):
     @abstractmethod
     async def block_points(self, member_id: str, points: int, key: str) -> str:
         """Reserve points for a sale in progress; returns the reservation's transfer id."""
+
+    @abstractmethod
+    async def capture_points(self, transfer_id: str, key: str) -> str:
+        """Turn a reservation made by `block_points` into a spend (checkout capture), once per
+        key; returns the spend transfer's id."""
 
     @abstractmethod
     async def unblock_points(self, transfer_id: str) -> None:
@@ -206,6 +267,16 @@ class LoyaltyPort(System):
     async def get_campaign(self, promotion_id: str) -> Promotion | None:
         """Read a published promotion back, for drift reports."""
 
+    @abstractmethod
+    async def withdraw_campaign(self, promotion_id: str) -> None:
+        """Take a published promotion out of the earning rules (saga compensation); no-op when
+        it was never published."""
+
+    async def put_products(self, products: Sequence[Product]) -> None:
+        """Publish items (SKU, name, category, brand) to the programme's product catalogue,
+        which earning rules select on. Every product connector implements it."""
+        raise NotImplementedError(f"{self.name} keeps no product catalogue")
+
 
 class CommercePort(System):
     """The ecommerce platform: orders, refunds, customers, catalogue, stock, price rules."""
@@ -225,6 +296,14 @@ class CommercePort(System):
     @abstractmethod
     async def refund_return(self, document: Return, key: str) -> str:
         """Refund a return of an order sold on the platform (once per key); the refund's id."""
+
+    @abstractmethod
+    async def find_customer(self, email: str) -> Customer | None:
+        """The platform's customer with this email, if any."""
+
+    @abstractmethod
+    async def get_customer(self, customer_id: str) -> Customer | None:
+        """A customer by the platform's id (or the canonical id derived from it), if any."""
 
     @abstractmethod
     async def upsert_customer(self, customer: Customer) -> str:
@@ -250,6 +329,11 @@ class CommercePort(System):
     async def get_promotion(self, promotion_id: str) -> Promotion | None:
         """Read a published promotion back, for drift reports."""
 
+    @abstractmethod
+    async def withdraw_promotion(self, promotion_id: str) -> None:
+        """Take every published version of a promotion out of the shop (saga compensation);
+        no-op when none was published."""
+
 
 class PosPort(System):
     """The store POS estate: the item file, the price and promotion feed it downloads."""
@@ -269,3 +353,8 @@ class PosPort(System):
     @abstractmethod
     async def get_promotion(self, promotion_id: str) -> Promotion | None:
         """Read a promotion back from the feed, for drift reports."""
+
+    @abstractmethod
+    async def withdraw_promotion(self, promotion_id: str) -> None:
+        """Take a promotion off the feed so the tills stop applying it (saga compensation);
+        no-op when the feed does not hold it."""

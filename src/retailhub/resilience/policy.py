@@ -4,13 +4,14 @@ that are safe to repeat, a circuit breaker (purgatory) and a bulkhead on concurr
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
 from purgatory import AsyncCircuitBreakerFactory
-from purgatory.domain.model import OpenedState
+from purgatory.domain.model import Context, OpenedState
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 from tenacity.wait import wait_base
 
@@ -121,11 +122,26 @@ class Resilient:
         self._breakers = breakers or AsyncCircuitBreakerFactory()
         self._bulkhead = asyncio.Semaphore(policy.max_concurrent)
         self._state = BreakerState.CLOSED
+        self._circuit: Context | None = None
 
     @property
     def breaker_state(self) -> BreakerState:
         """The breaker's state as of the last call."""
         return self._state
+
+    def circuit_state(self) -> str:
+        """The breaker's state now, for health reports: `closed`, `open`, or `half_open` when
+        the next call will be let through as a trial (an open breaker whose reset time has
+        passed is half-open, though purgatory moves it there only on that next call)."""
+        breaker = self._circuit
+        if breaker is None or breaker.state == "closed":
+            return "closed"
+        opened_at = breaker.opened_at
+        if breaker.state == "opened" and (
+            opened_at is None or time.time() <= opened_at + breaker.ttl
+        ):
+            return "open"
+        return "half_open"
 
     async def call(self, operation: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
         """Run `operation` with timeout, breaker and bulkhead; retry it only when `idempotent`
@@ -158,6 +174,7 @@ class Resilient:
                 ttl=self.policy.breaker_reset_s,
                 exclude=[(Exception, lambda e: not _says_system_is_unhealthy(e))],
             )
+            self._circuit = breaker.context
             try:
                 async with breaker:
                     async with asyncio.timeout(self.policy.timeout_s):

@@ -91,7 +91,7 @@ def test_every_emulated_path_is_a_documented_operation(emulator: OpenLoyaltyEmul
         and route.resource.canonical.startswith("/api/")
         and route.method != "HEAD"
     }
-    assert len(routes) == 17
+    assert len(routes) == 24
     for method, path in sorted(routes):
         assert (method, RENAMED.get(path, path)) in DOCUMENTED, (method, path)
 

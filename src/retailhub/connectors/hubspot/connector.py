@@ -77,6 +77,10 @@ class HubSpotCrm(CrmPort):
         """Release connections."""
         await self.client.close()
 
+    def circuit_state(self) -> str:
+        """The state of the breaker guarding calls to this portal."""
+        return self.client.http.resilient.circuit_state()
+
     async def install(self) -> list[str]:
         """Create the custom properties the connector writes to (in a `retailhub` group per
         object type) where the portal lacks them; returns those created. Safe to repeat."""

@@ -202,6 +202,31 @@ class OdooConnector(ErpPort):
         note = await self._credit_note(key)
         return None if note is None else credit_note_posting(note)
 
+    async def cancel_sale_order(self, key: str) -> Posting | None:
+        """Cancel the sale order written under `key` with `action_cancel`; a cancelled order is
+        answered as it is. Odoo (16+) answers a confirmed order's `action_cancel` with the
+        "cancel and warn the customer" wizard unless the context says `disable_cancel_warning`,
+        which the hub sends: the customer is not Odoo's to tell. Odoo cancels the order's
+        pickings that are not done; goods already delivered come back only by a return picking,
+        which is the ERP's own workflow (to confirm per database: a locked order must be
+        unlocked first, and Odoo refuses to cancel one with a posted invoice)."""
+        found = await self._sale_order(key)
+        if found is None:
+            return None
+        if found.get("state") != "cancel":
+            await self.client.act(
+                "sale.order",
+                "action_cancel",
+                [found["id"]],
+                context={"disable_cancel_warning": True},
+            )
+            found = await self._read("sale.order", found["id"])
+        return sale_order_posting(found, await self._store_by_warehouse(), self._zone)
+
+    def circuit_state(self) -> str:
+        """The state of the breaker guarding calls to this Odoo database."""
+        return self.resilient.circuit_state()
+
     async def post_credit_note(self, document: Return, key: str) -> Posting:
         found = await self._credit_note(key)
         if found is None:

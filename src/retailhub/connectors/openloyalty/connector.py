@@ -11,24 +11,42 @@ retailhub's own transcription of those pages
 
 Idempotency: a sale's or return's `documentNumber` is its order or return id, and Open Loyalty
 refuses a document number twice, so a repeat is answered with the first registration; points
-transfers carry a `transferId` derived from the key, refused twice the same way.
+transfers (captures of a reservation included) carry a `transferId` derived from the key,
+refused twice the same way; a member is enrolled once per email and card (Open Loyalty keeps
+both unique), found by them before enrolling; profile, catalogue and earning-rule writes are
+PUTs of the whole document.
+
+To confirm on a real Open Loyalty before going live (the emulator follows these choices):
+`POST /member` and `PUT /member/{id}` taking `{"customer": {...}}` and answering `memberId`;
+`POST /transaction/simulate` answering `points` with the points per earning rule in
+`earningRules`; `GET /reward` listing rewards with `costInPoints`; `PUT /product/{sku}` for the
+catalogue; `POST /points/transfer/{id}/spend` spending what a block reserved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import aiohttp
 
+from retailhub.canonical.base import Channel
+from retailhub.canonical.customer import Customer
 from retailhub.canonical.loyalty import LoyaltyAccount, LoyaltyTransaction
 from retailhub.canonical.order import Order
-from retailhub.canonical.promotion import Promotion
+from retailhub.canonical.product import Product
+from retailhub.canonical.promotion import Promotion, PromotionStatus
 from retailhub.canonical.returns import Return
 from retailhub.connectors.errors import MappingError
 from retailhub.connectors.http import RequestRefused
-from retailhub.connectors.openloyalty import mapping
+from retailhub.connectors.openloyalty import mapping, profiles
 from retailhub.connectors.openloyalty.client import SYSTEM, OpenLoyaltyClient, refused_field
-from retailhub.connectors.ports import LoyaltyPort, PointsOutcome
+from retailhub.connectors.ports import (
+    BasketLine,
+    LoyaltyPort,
+    LoyaltyQuote,
+    PointsOutcome,
+)
 from retailhub.resilience import ResiliencePolicy, Resilient
 
 _DOCUMENT_NUMBER = "transaction.header.documentNumber"
@@ -66,6 +84,100 @@ class OpenLoyaltyConnector(LoyaltyPort):
 
     async def close(self) -> None:
         await self.client.close()
+
+    def circuit_state(self) -> str:
+        """The state of the breaker guarding calls to this Open Loyalty store."""
+        return self.resilient.circuit_state()
+
+    # members
+
+    async def find_member_profile(self, member_id: str) -> Customer | None:
+        """The member's profile as a customer (`GET /member/{id}`); None for an unknown id."""
+        member = await self.client.get_or_none(self.client.path("member", member_id))
+        return None if member is None else profiles.member_to_customer(member)
+
+    async def register_member(self, customer: Customer, key: str) -> str:
+        """Enrol the customer unless a member already has their card or email (the key adds
+        nothing: Open Loyalty keeps both unique, so they are what makes a repeat safe)."""
+        body = profiles.customer_to_member(customer)
+        if not customer.loyalty_cards and customer.primary_email is None:
+            raise MappingError(
+                "customer",
+                customer.customer_id,
+                "$.emails",
+                "a member needs an email or a loyalty card to be found again",
+            )
+        existing = await self._member_of(customer)
+        if existing is not None:
+            return existing
+        client = self.client
+        try:
+            created = await client.post(client.path("member"), body)
+        except RequestRefused as refusal:
+            if refused_field(refusal) not in ("customer.email", "customer.loyaltyCardNumber"):
+                raise
+            existing = await self._member_of(customer)
+            if existing is None:
+                raise
+            return existing
+        return str(created["memberId"])
+
+    async def _member_of(self, customer: Customer) -> str | None:
+        """The member holding the customer's card, else their email."""
+        for card in customer.loyalty_cards[:1]:
+            found = await self.find_member(card=card)
+            if found is not None:
+                return found.member_id
+        email = customer.primary_email
+        found = None if email is None else await self.find_member(email=email)
+        return None if found is None else found.member_id
+
+    async def update_member(self, member_id: str, customer: Customer) -> None:
+        """Write the customer's names, email, phone and card onto the member (a PUT of the
+        fields the customer has: safe to repeat)."""
+        client = self.client
+        await client.put(client.path("member", member_id), profiles.customer_to_member(customer))
+
+    async def quote(
+        self,
+        member_id: str | None,
+        lines: Sequence[BasketLine],
+        channel: Channel,
+        location: str | None,
+    ) -> LoyaltyQuote:
+        """Ask the platform's own earning engine what the basket would earn now
+        (`POST /transaction/simulate`, nothing recorded), and offer the member the active
+        rewards their balance pays for."""
+        client = self.client
+        member = None
+        if member_id is not None:
+            member = await client.get_or_none(client.path("member", member_id))
+            if member is None:
+                raise MappingError("basket", None, "$.member_id", f"no member {member_id}")
+        card = (member or {}).get("loyaltyCardNumber")
+        customer_data = {"loyaltyCardNumber": card} if card else {}
+        place = profiles.quote_place(channel, location, self.web_place)
+        body = profiles.quote_transaction(lines, place, datetime.now(UTC), customer_data)
+        answer = await client.post(client.path("transaction", "simulate"), body, idempotent=True)
+        points, bonus = profiles.simulated_points(answer)
+        if member is None:
+            return LoyaltyQuote(points, bonus, ())
+        balance = mapping.member_to_account(member).points_balance
+        offers = [
+            profiles.reward_offer(reward)
+            async for reward in client.items(client.path("reward"), {"active": "1"})
+        ]
+        affordable = tuple(offer for offer in offers if offer.points_cost <= balance)
+        return LoyaltyQuote(points, bonus, affordable)
+
+    async def put_products(self, products: Sequence[Product]) -> None:
+        """Publish each item to the programme's product catalogue (`PUT /product/{sku}`, one
+        request per item, safe to repeat)."""
+        client = self.client
+        for product in products:
+            await client.put(client.path("product", product.sku), profiles.product_to_item(product))
+
+    # sales, returns and points
 
     async def find_member(
         self, *, card: str | None = None, email: str | None = None, member_id: str | None = None
@@ -165,6 +277,23 @@ class OpenLoyaltyConnector(LoyaltyPort):
     async def block_points(self, member_id: str, points: int, key: str) -> str:
         return await self._transfer("block", member_id, points, f"checkout reservation {key}", key)
 
+    async def capture_points(self, transfer_id: str, key: str) -> str:
+        """Spend the points a reservation holds (`POST /points/transfer/{id}/spend`) under the
+        transfer id derived from `key`; a repeat is refused for that id and answered with it.
+        A reservation released or captured under another key is refused."""
+        client = self.client
+        wanted = mapping.transfer_id(key)
+        body = {"transfer": {"transferId": wanted, "comment": f"checkout capture {key}"}}
+        try:
+            created = await client.post(
+                client.path("points", "transfer", transfer_id, "spend"), body, idempotent=True
+            )
+        except RequestRefused as refusal:
+            if refused_field(refusal) != _TRANSFER_ID:
+                raise
+            return wanted
+        return str(created["transferId"])
+
     async def unblock_points(self, transfer_id: str) -> None:
         """Release a reservation; releasing it again changes nothing."""
         await self._undo(transfer_id, "unblock")
@@ -233,6 +362,25 @@ class OpenLoyaltyConnector(LoyaltyPort):
             if mapping.labels_of(rule).get(mapping.PROMOTION_LABEL) == promotion_id:
                 return rule
         return None
+
+    async def withdraw_campaign(self, promotion_id: str) -> None:
+        """Deactivate the promotion's earning rule (a PUT of the rule with `active` false and
+        the status label `cancelled`, so it is read back as withdrawn); no rule, nothing to do."""
+        rule = await self._published(promotion_id)
+        if rule is None:
+            return
+        body = {key: value for key, value in rule.items() if key != "earningRuleId"}
+        held = body.get("labels")
+        labels = [
+            label
+            for label in (held if isinstance(held, list) else [])
+            if not (isinstance(label, dict) and label.get("key") == mapping.STATUS_LABEL)
+        ]
+        labels.append({"key": mapping.STATUS_LABEL, "value": PromotionStatus.CANCELLED.value})
+        body |= {"active": False, "labels": labels}
+        await self.client.put(
+            self.client.path("earningRule", str(rule["earningRuleId"])), {"earningRule": body}
+        )
 
     async def get_campaign(self, promotion_id: str) -> Promotion | None:
         rule = await self._published(promotion_id)

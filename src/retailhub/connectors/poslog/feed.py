@@ -13,7 +13,7 @@ a thin adapter on the store server; the till journals the POS sends back are rea
 
 Only store prices reach the POS: web prices in a batch are left out (the web shop's connector
 carries them). Idempotency: batches by content key, each price change by (item, store or zone,
-effective time), promotions once per version.
+effective time), promotions once per version; a withdrawal removes every version.
 """
 
 from __future__ import annotations
@@ -75,6 +75,15 @@ class PoslogFeedConnector(PosPort):
     async def publish_promotion(self, promotion: Promotion) -> None:
         """Send one promotion version to the POS promotion feed (once per version)."""
         await self.client.put_promotion_version(promotion_to_record(promotion))
+
+    async def withdraw_promotion(self, promotion_id: str) -> None:
+        """Take the promotion off the feed (every version), so tills stop applying it at their
+        next download; a promotion the feed does not hold is already withdrawn."""
+        await self.client.delete_promotion(promotion_id)
+
+    def circuit_state(self) -> str:
+        """The state of the breaker guarding calls to the store server."""
+        return self.resilient.circuit_state()
 
     async def get_promotion(self, promotion_id: str) -> Promotion | None:
         """The latest version of a promotion as the POS holds it, for drift reports."""

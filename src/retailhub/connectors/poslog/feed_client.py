@@ -6,7 +6,8 @@ Writes are safe to repeat, so they are sent `idempotent=True` and retried under 
 - item maintenance and price change batches carry an `Idempotency-Key` derived from their
   content; the store server answers a repeated key with the first answer and writes nothing;
 - a promotion version is `PUT` at `/promotions/{id}/versions/{n}`: the same version again is a
-  no-op, a different body under a published version is refused with 409 (versions are final).
+  no-op, a different body under a published version is refused with 409 (versions are final);
+- `DELETE /promotions/{id}` withdraws every version; a repeat finds nothing (404), which is done.
 
 Reads page with `page_size` and the `NextPageToken` of the previous page.
 """
@@ -74,6 +75,18 @@ class PosFeedClient:
         )
         response = await self._http.request("PUT", path, json=record)
         return dict(response.body or {})
+
+    async def delete_promotion(self, promotion_id: str) -> bool:
+        """Take every version of a promotion off the feed; False when the feed had none (404)."""
+        try:
+            await self._http.request(
+                "DELETE", f"{API_PREFIX}/promotions/{quote(promotion_id, safe='')}"
+            )
+        except RequestRefused as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
 
     async def get_promotion(self, promotion_id: str) -> dict[str, Any] | None:
         """The latest version of a promotion on the feed, or None when the feed has none."""

@@ -274,6 +274,16 @@ class ShopifyClient:
         """Create a price rule."""
         return await self._write("POST", "price_rules", "price_rule", price_rule)
 
+    async def delete_price_rule(self, price_rule_id: int) -> bool:
+        """Delete a price rule and its discount codes; False when Shopify had no such rule."""
+        try:
+            await self.http.request("DELETE", self.path(f"price_rules/{price_rule_id}"))
+        except RequestRefused as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
     async def discount_codes(self, price_rule_id: int) -> list[Resource]:
         """The discount codes of a price rule."""
         body = await self._get(f"price_rules/{price_rule_id}/discount_codes")

@@ -63,6 +63,7 @@ from retailhub.connectors.shopify.refunds import refund_from_canonical, refund_t
 from retailhub.resilience import ResiliencePolicy, Resilient
 
 _ORDER_ID = re.compile(r"(?:SHOPIFY-ORDER-)?(\d+)")
+_CUSTOMER_ID = re.compile(r"(?:SHOPIFY-CUSTOMER-)?(\d+)")
 _RULE_ID = re.compile(r"SHOPIFY-PRICE-RULE-(\d+)")
 _MARKER = re.compile(r"^(?P<name>.*?)\s*\[(?P<promotion_id>[^\[\]]+) v(?P<version>\d+)\]$")
 _PAID_KINDS = {"sale", "capture"}
@@ -174,6 +175,10 @@ class ShopifyConnector(CommercePort):
     async def close(self) -> None:
         """Release the connection pool."""
         await self.client.close()
+
+    def circuit_state(self) -> str:
+        """The state of the breaker guarding calls to this shop."""
+        return self.resilient.circuit_state()
 
     # Locations.
 
@@ -313,6 +318,15 @@ class ShopifyConnector(CommercePort):
                 return customer_to_canonical(candidate)
         return None
 
+    async def get_customer(self, customer_id: str) -> Customer | None:
+        """A customer by Shopify id (`GET /customers/{id}.json`), given bare or as the canonical
+        `SHOPIFY-CUSTOMER-<id>`; None for an unknown id or another system's id."""
+        match = _CUSTOMER_ID.fullmatch(customer_id)
+        if match is None:
+            return None
+        found = await self.client.customer(int(match.group(1)))
+        return None if found is None else customer_to_canonical(found)
+
     # Catalogue, stock and prices.
 
     async def upsert_products(self, products: Sequence[Product]) -> str:
@@ -440,6 +454,19 @@ class ShopifyConnector(CommercePort):
                 "name": marker["name"] or read.name,
             }
         )
+
+    async def withdraw_promotion(self, promotion_id: str) -> None:
+        """Delete every price rule publishing a version of the promotion
+        (`DELETE /price_rules/{id}.json`, which takes the rule's discount codes with it), so no
+        code of it applies any more; a rule already gone counts as withdrawn."""
+        rules = [
+            int(rule["id"])
+            async for rule in self.client.price_rules()
+            if (marker := _MARKER.match(str(rule.get("title") or "")))
+            and marker["promotion_id"] == promotion_id
+        ]
+        for rule_id in rules:
+            await self.client.delete_price_rule(rule_id)
 
     async def _rule_for(self, promotion_id: str, version: int | None) -> Resource | None:
         """The price rule publishing that version (the latest when `version` is None)."""

@@ -90,6 +90,7 @@ class Business:
         """Run a record method (`action_confirm`, `action_post`, ...) on `ids`."""
         action = {
             "action_confirm": self._confirm_sale_orders,
+            "action_cancel": self._cancel_sale_orders,
             "action_post": self._post_moves,
             "button_cancel": self._cancel_moves,
             "action_apply_inventory": self._apply_inventory,
@@ -130,6 +131,21 @@ class Business:
                     f"It is not allowed to confirm an order in the following states: {row['state']}"
                 )
         self.orm.write(SALE, ids, {"state": "sale"})
+        return True
+
+    def _cancel_sale_orders(self, ids: list[int], context: Context) -> Any:
+        """Odoo 16+: a quotation is cancelled at once; an order beyond it opens the "cancel and
+        warn the customer" wizard unless the context carries `disable_cancel_warning`."""
+        rows = [self.orm.row(SALE, i) for i in ids]
+        if any(r["state"] != "draft" for r in rows) and not context.get("disable_cancel_warning"):
+            return {
+                "type": "ir.actions.act_window",
+                "res_model": "sale.order.cancel",
+                "view_mode": "form",
+                "target": "new",
+                "context": {"default_order_id": ids[0] if ids else False},
+            }
+        self.orm.write(SALE, ids, {"state": "cancel"})
         return True
 
     # invoices and credit notes

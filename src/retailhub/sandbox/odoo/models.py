@@ -233,7 +233,7 @@ MODELS: dict[str, Model] = {
                 "order_line": o2m("sale.order.line", "order_id"),
             },
             order="date_order desc, id desc",
-            actions=("action_confirm",),
+            actions=("action_confirm", "action_cancel"),
         ),
         _model(
             "sale.order.line",

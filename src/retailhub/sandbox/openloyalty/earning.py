@@ -113,6 +113,15 @@ def line_points(rules: Sequence[EarningRule], line: SaleLine) -> dict[str, int]:
     return {rule_id: points for rule_id, points in earned.items() if points > 0}
 
 
+def sale_points(
+    rules: Sequence[EarningRule], lines: Sequence[SaleLine], place: str, at: datetime
+) -> list[dict[str, int]]:
+    """Points per rule id that each line of a purchase at `place` at moment `at` earns: the
+    one computation a registered sale and a simulated one share."""
+    live = [rule for rule in rules if rule.applies(place, at)]
+    return [line_points(live, line) for line in lines]
+
+
 def reversal(
     earned: Mapping[str, int],
     reversed_so_far: Mapping[str, int],

@@ -1,7 +1,8 @@
 """An emulator of the Open Loyalty REST API subset the hub's loyalty connector uses, under
-`/api/{storeCode}/`: members (find by card or email, read with point counters), tiers, earning
-rules, transactions (sale and return, earning and reversing points by the rules) and points
-transfers (add, spend, block, unblock, cancel, list). Auth by `X-AUTH-TOKEN` or a bearer JWT;
+`/api/{storeCode}/`: members (register, update, find by card or email, read with point
+counters), tiers, rewards, the product catalogue, earning rules, transactions (sale and return,
+earning and reversing points by the rules; a sale simulated without recording it) and points
+transfers (add, spend, block, spend what a block reserved, unblock, cancel, list). Auth by `X-AUTH-TOKEN` or a bearer JWT;
 errors as `{"code", "message", "errors": [{"path", "message"}]}`; lists paged by `page` and
 `perPage` as `{"items": [...], "total": {"all", "filtered"}}`.
 """
@@ -9,6 +10,7 @@ errors as `{"code", "message", "errors": [{"path", "message"}]}`; lists paged by
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +27,14 @@ from retailhub.sandbox.openloyalty.ledger import (
     add_transfer,
     cancel_transfer,
     register_transaction,
+    simulate_sale,
+    spend_blocked,
+)
+from retailhub.sandbox.openloyalty.members import (
+    put_product,
+    register_member,
+    reward,
+    update_member,
 )
 from retailhub.sandbox.openloyalty.state import SCHEMA, new_id, next_seq, seed_estate
 from retailhub.sandbox.runner import register
@@ -80,7 +90,7 @@ def _member(row: Any, levels: dict[str, str]) -> dict[str, Any]:
             "lastName": row["last_name"],
             "email": row["email"],
             "phone": row["phone"],
-            "loyaltyCardNumber": row["card"],
+            "loyaltyCardNumber": row["card"] or None,
             "levelId": row["level_id"],
             "currentLevel": {"levelId": row["level_id"], "name": levels.get(row["level_id"])},
             "createdAt": row["created_at"],
@@ -156,14 +166,20 @@ class OpenLoyaltyEmulator(Emulator):
         api = "/api/{storeCode}"
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "/member", self.list_members),
+            ("POST", "/member", self.register_member),
             ("GET", "/member/{member}", self.get_member),
+            ("PUT", "/member/{member}", self.update_member),
             ("GET", "/tier", self.list_tiers),
+            ("GET", "/reward", self.list_rewards),
+            ("GET", "/product/{sku}", self.get_product),
+            ("PUT", "/product/{sku}", self.put_product),
             ("GET", "/earningRule", self.list_rules),
             ("POST", "/earningRule", self.create_rule),
             ("GET", "/earningRule/{rule}", self.get_rule),
             ("PUT", "/earningRule/{rule}", self.update_rule),
             ("GET", "/transaction", self.list_transactions),
             ("POST", "/transaction", self.create_transaction),
+            ("POST", "/transaction/simulate", self.simulate_transaction),
             ("GET", "/transaction/{transaction}", self.get_transaction),
             ("GET", "/points/transfer", self.list_transfers),
             ("GET", "/points/transfer/{transfer}", self.get_transfer),
@@ -172,6 +188,7 @@ class OpenLoyaltyEmulator(Emulator):
             ("POST", "/points/block", self.block_points),
             ("POST", "/points/transfer/{transfer}/cancel", self.cancel),
             ("POST", "/points/transfer/{transfer}/unblock", self.unblock),
+            ("POST", "/points/transfer/{transfer}/spend", self.spend_blocked),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, api + path, self._guarded(handler))
@@ -251,6 +268,46 @@ class OpenLoyaltyEmulator(Emulator):
             raise Refusal(404, "Member not found.")
         return json_response(_member(row, self.levels))
 
+    async def register_member(self, request: web.Request) -> web.Response:
+        document = await _json_body(request)
+        with self.db:
+            member_id = register_member(self.db, document)
+        self._members = None
+        return json_response({"memberId": member_id}, status=201)
+
+    async def update_member(self, request: web.Request) -> web.Response:
+        member_id = request.match_info["member"]
+        document = await _json_body(request)
+        with self.db:
+            update_member(self.db, member_id, document)
+        return json_response({"memberId": member_id})
+
+    async def list_rewards(self, request: web.Request) -> web.Response:
+        where = " WHERE active = 1" if request.query.get("active") in ("1", "true") else ""
+        rows, filtered = self._listing(
+            request, f"SELECT * FROM reward{where} ORDER BY cost_in_points, reward_id", []
+        )
+        return json_response(
+            {
+                "items": [reward(row) for row in rows],
+                "total": {"all": self._all_count("reward"), "filtered": filtered},
+            }
+        )
+
+    async def get_product(self, request: web.Request) -> web.Response:
+        row = self.db.execute(
+            "SELECT body FROM product WHERE sku = ?", (request.match_info["sku"],)
+        ).fetchone()
+        if row is None:
+            raise Refusal(404, "Product not found.")
+        return json_response(orjson.loads(row["body"]))
+
+    async def put_product(self, request: web.Request) -> web.Response:
+        document = await _json_body(request)
+        with self.db:
+            stored = put_product(self.db, request.match_info["sku"], document)
+        return json_response(stored)
+
     async def list_tiers(self, request: web.Request) -> web.Response:
         rows, filtered = self._listing(request, "SELECT * FROM level ORDER BY condition_value", [])
         items = [
@@ -329,6 +386,19 @@ class OpenLoyaltyEmulator(Emulator):
             transaction_id = register_transaction(self.db, document, self.rules)
         return json_response({"transactionId": transaction_id})
 
+    async def simulate_transaction(self, request: web.Request) -> web.Response:
+        """The points a sale would earn now under the live rules; nothing is recorded."""
+        simulation = simulate_sale(await _json_body(request), self.rules, datetime.now(UTC))
+        return json_response(
+            {
+                "points": simulation.points,
+                "earningRules": [
+                    {"earningRuleId": rule_id, "type": kind, "points": points}
+                    for rule_id, (kind, points) in simulation.per_rule.items()
+                ],
+            }
+        )
+
     async def get_transaction(self, request: web.Request) -> web.Response:
         row = self.db.execute(
             "SELECT * FROM txn WHERE transaction_id = ?", (request.match_info["transaction"],)
@@ -397,6 +467,21 @@ class OpenLoyaltyEmulator(Emulator):
         with self.db:
             cancel_transfer(self.db, request.match_info["transfer"], unblock=False)
         return web.Response(status=204)
+
+    async def spend_blocked(self, request: web.Request) -> web.Response:
+        """Spend what a block reserved (checkout capture) under the transfer id sent."""
+        document = await _json_body(request)
+        transfer = document.get("transfer") if isinstance(document, dict) else None
+        transfer = transfer if isinstance(transfer, dict) else {}
+        wanted, comment = transfer.get("transferId"), transfer.get("comment")
+        with self.db:
+            created = spend_blocked(
+                self.db,
+                request.match_info["transfer"],
+                wanted if isinstance(wanted, str) and wanted else None,
+                comment if isinstance(comment, str) else None,
+            )
+        return json_response({"transferId": created})
 
     async def unblock(self, request: web.Request) -> web.Response:
         with self.db:

@@ -6,22 +6,24 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from retailhub.sandbox.openloyalty.earning import (
+    GENERAL_SPENDING,
     EarningRule,
     SaleLine,
-    line_points,
     parse_time,
     reversal,
+    sale_points,
 )
 from retailhub.sandbox.openloyalty.state import new_id, next_seq, now
 
 ADDING, SPENDING, BLOCKED = "adding", "spending", "blocked"
-ACTIVE, CANCELED = "active", "canceled"
+ACTIVE, CANCELED, SPENT = "active", "canceled", "spent"
 
 
 @dataclass
@@ -118,6 +120,35 @@ def cancel_transfer(db: sqlite3.Connection, transfer_id: str, *, unblock: bool) 
     _move(db, row["member_id"], row["type"], -row["value"])
 
 
+def spend_blocked(
+    db: sqlite3.Connection, blocked_id: str, transfer_id: str | None, comment: str | None
+) -> str:
+    """Spend the points a block reserved: the block ends (state `spent`) and a spending
+    transfer of its value takes its place, so the member's active points do not move again.
+    A transfer id already used is refused before the block's state is looked at, so a repeat
+    of a capture whose answer was lost is told which transfer it made."""
+    transfer_id = transfer_id or new_id()
+    if db.execute("SELECT 1 FROM transfer WHERE transfer_id = ?", (transfer_id,)).fetchone():
+        raise Refusal(400, "Transfer with this id already exists.", "transfer.transferId")
+    row = db.execute("SELECT * FROM transfer WHERE transfer_id = ?", (blocked_id,)).fetchone()
+    if row is None:
+        raise Refusal(404, "Transfer not found.")
+    if row["type"] != BLOCKED:
+        raise Refusal(400, "Only blocked points can be spent this way.")
+    if row["state"] != ACTIVE:
+        raise Refusal(400, f"Transfer is {row['state']} already.")
+    db.execute("UPDATE transfer SET state = ? WHERE transfer_id = ?", (SPENT, blocked_id))
+    _move(db, row["member_id"], BLOCKED, -row["value"])
+    return add_transfer(
+        db,
+        row["member_id"],
+        SPENDING,
+        row["value"],
+        comment or f"Spent blocked points of {blocked_id}",
+        transfer_id=transfer_id,
+    )
+
+
 def _text(source: Mapping[str, Any], name: str, path: str) -> str:
     value = source.get(name)
     if not isinstance(value, str) or not value.strip():
@@ -165,22 +196,18 @@ def _match_member(db: sqlite3.Connection, customer: Mapping[str, Any]) -> str | 
     return None if row is None else str(row["member_id"])
 
 
-def register_transaction(
-    db: sqlite3.Connection, document: Any, rules: Sequence[EarningRule]
-) -> str:
-    """Register a sale or a return, match its member, and move the points it earns or gives
-    back: one adding transfer per rule a sale triggers, one spending transfer per rule a return
-    reverses. A document number is registered once; a repeat is refused."""
+def _transaction_body(document: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `transaction` of a request and its `header`, refused when either is missing."""
     if not isinstance(document, dict) or not isinstance(document.get("transaction"), dict):
         raise Refusal(400, "This value should not be blank.", "transaction")
-    body = document["transaction"]
+    body: dict[str, Any] = document["transaction"]
     header = body.get("header")
     if not isinstance(header, dict):
         raise Refusal(400, "This value should not be blank.", "transaction.header")
-    number = _text(header, "documentNumber", "transaction.header")
-    kind = _text(header, "documentType", "transaction.header")
-    if kind not in ("sell", "return"):
-        raise Refusal(400, "The value should be sell or return.", "transaction.header.documentType")
+    return body, header
+
+
+def _purchased_at(header: Mapping[str, Any]) -> datetime:
     try:
         purchased_at = parse_time(_text(header, "purchasedAt", "transaction.header"))
     except ValueError:
@@ -189,9 +216,53 @@ def register_transaction(
         ) from None
     if purchased_at is None or purchased_at.tzinfo is None:
         raise Refusal(400, "The time must carry its offset.", "transaction.header.purchasedAt")
+    return purchased_at
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """What a sale would earn: points in all, and per earning rule (id -> (type, points))."""
+
+    points: int
+    per_rule: dict[str, tuple[str, int]]
+
+    @property
+    def bonus_points(self) -> int:
+        """The points of rules other than the general spending rule: campaigns."""
+        return sum(p for kind, p in self.per_rule.values() if kind != GENERAL_SPENDING)
+
+
+def simulate_sale(document: Any, rules: Sequence[EarningRule], at: datetime) -> Simulation:
+    """The points a sale would earn under the rules, recording nothing: the same computation
+    as `register_transaction`; `purchasedAt` defaults to `at` (now)."""
+    body, header = _transaction_body(document)
+    purchased_at = _purchased_at(header) if header.get("purchasedAt") else at
+    place = str(header.get("purchasePlace") or "")
+    kinds = {rule.rule_id: rule.type for rule in rules}
+    per_rule: dict[str, tuple[str, int]] = {}
+    for earned in sale_points(rules, _lines(body.get("items")), place, purchased_at):
+        for rule_id, points in earned.items():
+            before = per_rule.get(rule_id, (kinds[rule_id], 0))[1]
+            per_rule[rule_id] = (kinds[rule_id], before + points)
+    return Simulation(sum(p for _, p in per_rule.values()), per_rule)
+
+
+def register_transaction(
+    db: sqlite3.Connection, document: Any, rules: Sequence[EarningRule]
+) -> str:
+    """Register a sale or a return, match its member, and move the points it earns or gives
+    back: one adding transfer per rule a sale triggers, one spending transfer per rule a return
+    reverses. A document number is registered once; a repeat is refused."""
+    body, header = _transaction_body(document)
+    number = _text(header, "documentNumber", "transaction.header")
+    kind = _text(header, "documentType", "transaction.header")
+    if kind not in ("sell", "return"):
+        raise Refusal(400, "The value should be sell or return.", "transaction.header.documentType")
+    purchased_at = _purchased_at(header)
     place = str(header.get("purchasePlace") or "")
     lines = _lines(body.get("items"))
-    customer = body.get("customerData") if isinstance(body.get("customerData"), dict) else {}
+    customer_data = body.get("customerData")
+    customer = customer_data if isinstance(customer_data, dict) else {}
     if db.execute("SELECT 1 FROM txn WHERE document_number = ?", (number,)).fetchone():
         raise Refusal(
             400, "This document number is already used.", "transaction.header.documentNumber"
@@ -230,10 +301,9 @@ def _earn(
     rules: Sequence[EarningRule],
 ) -> int:
     """Points a sale earns, kept per line and rule; credited when a member was matched."""
-    live = [rule for rule in rules if rule.applies(place, at)]
     per_rule: dict[str, int] = {}
-    for line_no, line in enumerate(lines):
-        earned = line_points(live, line)
+    earnings = sale_points(rules, lines, place, at)
+    for line_no, (line, earned) in enumerate(zip(lines, earnings, strict=True)):
         for rule_id, points in earned.items():
             per_rule[rule_id] = per_rule.get(rule_id, 0) + points
         db.execute(
@@ -243,7 +313,7 @@ def _earn(
         )
     if member_id is None:
         return 0
-    comments = {rule.rule_id: rule for rule in live}
+    comments = {rule.rule_id: rule for rule in rules}
     for rule_id, points in per_rule.items():
         add_transfer(
             db,

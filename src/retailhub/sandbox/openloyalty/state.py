@@ -81,6 +81,16 @@ CREATE TABLE IF NOT EXISTS transfer (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS transfer_member ON transfer (member_id, seq);
+CREATE TABLE IF NOT EXISTS reward (
+    reward_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    cost_in_points INTEGER NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS product (
+    sku TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS transfer_transaction ON transfer (transaction_id);
 """
 
@@ -90,6 +100,13 @@ BASE_RULE_ID = str(uuid.uuid5(_IDS, "earning-rule:general-spending"))
 PROMOTION_LABEL = "retailhub.promotion"
 VERSION_LABEL = "retailhub.version"
 WEB_PLACE = "WEB"
+REWARDS = (
+    ("Free tote bag", 250),
+    ("EUR 5 voucher", 500),
+    ("EUR 10 voucher", 1000),
+    ("EUR 25 voucher", 2500),
+)
+"""The programme's rewards as the sandbox seeds them: name and cost in points."""
 
 
 def level_id(name: str) -> str:
@@ -152,12 +169,16 @@ def campaign_rule(campaign: Promotion, places: list[str]) -> dict[str, object]:
 
 
 def seed_estate(db: sqlite3.Connection, estate: Estate) -> None:
-    """Write the platform's view of the estate: tiers, the base rule, the winter campaign, every
-    member with their opening balance as one adding transfer so the ledger sums to it."""
+    """Write the platform's view of the estate: tiers, rewards, the base rule, the winter
+    campaign, every member with their opening balance as one adding transfer so the ledger sums to it."""
     execute, executemany = db.execute, db.executemany
     executemany(
         "INSERT INTO level (level_id, name, condition_value) VALUES (?, ?, ?)",
         [(level_id(name), name, value) for name, value in TIERS],
+    )
+    executemany(
+        "INSERT INTO reward (reward_id, name, cost_in_points) VALUES (?, ?, ?)",
+        [(str(uuid.uuid5(_IDS, f"reward:{name}")), name, cost) for name, cost in REWARDS],
     )
     places = [store.code for store in estate.stores]
     for seq, (rule_id, body) in enumerate(

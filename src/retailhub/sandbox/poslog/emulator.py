@@ -11,6 +11,7 @@ Feed (bearer API key; errors `{"error": {"code", "message", "details": [{"field"
     POST /pos/v1/price-changes               {"BatchID", "PriceChanges": [...]}, Idempotency-Key
     PUT  /pos/v1/promotions/{id}/versions/{n}  201 new, 200 same again, 409 changed
     GET  /pos/v1/promotions/{id}[/versions/{n}]  latest (or one) version; 404
+    DELETE /pos/v1/promotions/{id}           withdraw every version: 204; 404 when none
     GET  /pos/v1/items[/{item_id}]           paged by page_size and NextPageToken
     GET  /pos/v1/prices?item_id=&store=      paged likewise
 Tills (sandbox control, never faulted):
@@ -139,6 +140,7 @@ class PoslogEmulator(Emulator):
             f"{API}/promotions/{{promotion_id}}/versions/{{version}}", self.get_version
         )
         app.router.add_get(f"{API}/promotions/{{promotion_id}}", self.get_promotion)
+        app.router.add_delete(f"{API}/promotions/{{promotion_id}}", self.withdraw_promotion)
         app.router.add_get(f"{API}/items", self.list_items)
         app.router.add_get(f"{API}/items/{{item_id}}", self.get_item)
         app.router.add_get(f"{API}/prices", self.list_prices)
@@ -250,6 +252,21 @@ class PoslogEmulator(Emulator):
                 (request.match_info["promotion_id"],),
             ).fetchone()
             return _found(row, "promotion")
+        except FeedRefusal as refusal:
+            return _refusal_response(refusal)
+
+    async def withdraw_promotion(self, request: web.Request) -> web.Response:
+        """Withdraw a promotion: every version leaves the feed and the tills stop applying it."""
+        try:
+            _authorised(request)
+            with self.db:
+                gone = self.db.execute(
+                    "DELETE FROM promotion WHERE promotion_id = ?",
+                    (request.match_info["promotion_id"],),
+                ).rowcount
+            if not gone:
+                raise FeedRefusal(404, "NotFound", "no such promotion", [])
+            return web.Response(status=204)
         except FeedRefusal as refusal:
             return _refusal_response(refusal)
 

@@ -57,6 +57,12 @@ class DiscountRoutes(ShopApi):
             self.shop.put("price_rule", rule, lookup=str(rule["title"]))
         return json_response({"price_rule": rule}, status=201)
 
+    async def delete_price_rule(self, request: web.Request) -> web.Response:
+        """`DELETE /price_rules/{id}.json`: the rule and its discount codes; 204, or 404."""
+        with self.db:
+            gone = self.shop.remove("price_rule", int(request.match_info["id"]))
+        return web.Response(status=204) if gone else not_found()
+
     async def list_discount_codes(self, request: web.Request) -> web.Response:
         """`GET /price_rules/{id}/discount_codes.json`."""
         rule_id = int(request.match_info["id"])

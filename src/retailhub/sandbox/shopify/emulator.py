@@ -159,6 +159,7 @@ class ShopifyEmulator(
             ("GET", "price_rules", self.list_price_rules),
             ("POST", "price_rules", self.create_price_rule),
             ("GET", f"price_rules/{_ID}", self.get_price_rule),
+            ("DELETE", f"price_rules/{_ID}", self.delete_price_rule),
             ("GET", f"price_rules/{_ID}/discount_codes", self.list_discount_codes),
             ("POST", f"price_rules/{_ID}/discount_codes", self.create_discount_code),
             ("GET", f"price_rules/{_ID}/discount_codes/{_CODE_ID}", self.get_discount_code),

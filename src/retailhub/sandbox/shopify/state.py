@@ -156,6 +156,14 @@ class ShopState:
         args.append(limit)
         return [_body(row) for row in self.db.execute(sql, args)]
 
+    def remove(self, kind: str, resource_id: int) -> bool:
+        """Delete a resource and the resources under it; False when there was none."""
+        gone = self.db.execute(
+            "DELETE FROM resource WHERE kind = ? AND id = ?", (kind, resource_id)
+        ).rowcount
+        self.db.execute("DELETE FROM resource WHERE parent_id = ?", (resource_id,))
+        return gone > 0
+
     def count(self, kind: str) -> int:
         """How many resources of `kind` the shop holds."""
         row = self.db.execute("SELECT COUNT(*) FROM resource WHERE kind = ?", (kind,)).fetchone()
