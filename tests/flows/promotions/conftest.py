@@ -1,0 +1,83 @@
+"""Promotion fixtures: the Shopify, Odoo, Open Loyalty and POS emulators over HTTP once per
+module; a real SqliteBus, a real DBOS WorkflowRuntime and the flow's subscription per test."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from retailhub.bootstrap import build_connectors
+from retailhub.bus.sqlite import SqliteBus
+from retailhub.estate import Secrets, parse_estate
+from retailhub.flows.alerts import BusAlertSink
+from retailhub.flows.promotions import (
+    SUBSCRIPTION,
+    PublishingSettings,
+    subscribe_promotion_publishing,
+)
+from retailhub.flows.promotions.publishing import REFUSALS
+from retailhub.flows.sagas import StepRetry, WorkflowRuntime, WorkflowSettings
+from retailhub.sandbox.runner import Sandbox, load_emulators
+from retailhub.sandbox.seed import build_estate
+
+from .helpers import World, sandbox_estate_text
+
+SYSTEMS = ("shopify", "odoo", "openloyalty", "poslog")
+FAST = PublishingSettings(
+    step_retry=StepRetry(max_attempts=2, interval=0.01, backoff=1.0, give_up_on=REFUSALS),
+    compensation_retry=StepRetry(max_attempts=3, interval=0.01, backoff=1.0),
+)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    """The four emulators publishing touches, on free loopback ports, seeded from one estate
+    (Shopify with a few customers only: promotions need its catalogue, not its shoppers)."""
+    estate = await asyncio.to_thread(build_estate, 42)
+    factories = {name: factory for name, factory in load_emulators().items() if name in SYSTEMS}
+    folder = tmp_path_factory.mktemp("estate")
+    sandbox = Sandbox(factories, dict.fromkeys(factories, 0), folder)
+    for system, emulator in sandbox.emulators.items():
+        if system == "shopify":
+            emulator.load(dataclasses.replace(estate, customers=estate.customers[:20]))
+        else:
+            emulator.load(estate)
+    urls = await sandbox.start()
+    text = sandbox_estate_text(urls)
+    estate_file = folder / "estate.toml"
+    estate_file.write_text(text)
+    connectors = build_connectors(parse_estate(text), Secrets.from_environment(sandbox=True))
+    yield World(estate, urls, connectors, estate_file)
+    await connectors.close()
+    await sandbox.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def bus(tmp_path: Path) -> AsyncIterator[SqliteBus]:
+    """A real embedded bus in a fresh folder."""
+    async with SqliteBus(tmp_path / "retailhub.sqlite", poll_interval=0.02) as opened:
+        yield opened
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def hub(tmp_path: Path, bus: SqliteBus, world: World) -> AsyncIterator[SqliteBus]:
+    """DBOS launched on SQLite beside the bus, and the publishing flow subscribed."""
+    settings = WorkflowSettings.embedded(tmp_path, notification_poll_interval=0.02)
+    async with WorkflowRuntime(settings) as runtime:
+        await subscribe_promotion_publishing(
+            bus,
+            runtime,
+            erp=world.erp,
+            commerce=world.commerce,
+            pos=world.pos,
+            loyalty=world.loyalty,
+            alerts=BusAlertSink(bus),
+            settings=FAST,
+        )
+        yield bus
+        await bus.unsubscribe(SUBSCRIPTION)
