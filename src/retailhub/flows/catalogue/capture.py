@@ -1,0 +1,319 @@
+"""ERP change capture: the poller that reads the ERP's item master, stock and prices and
+publishes what changed as catalogue events, with its cursor and its memory in the hub's DB.
+
+Each read is compared with what was last captured (`catalogue_captured`: a fingerprint and a
+sequence per key); only changed documents are published, in the same hub transaction that
+records them as captured, so a crash between the two neither loses nor doubles an event.
+
+- Items: `ErpPort.products(changed_since=cursor)`. The cursor is the moment the previous read
+  began less `clock_margin_s`, because the ERP stamps changes with its own clock in whole
+  seconds; what the overlap re-reads is unchanged and publishes nothing. The cursor moves only
+  after a whole read succeeded.
+- Stock: `ErpPort.stock_levels()` for every location (the port has no "changed since"), each
+  level published when on hand or reserved moved, with a sequence that only grows per source,
+  SKU and location (`decisions.next_sequence`).
+- Prices: `ErpPort.prices()`, each channel's price published when what a customer pays changed,
+  sequenced by the moment it was captured.
+
+A stream that fails (ERP down, a page that cannot be mapped) records its error in
+`catalogue_cursor` and is read again next time; the other streams carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from retailhub.bus.port import EventBus, Transaction
+from retailhub.canonical.cloudevents import CloudEvent
+from retailhub.canonical.inventory import InventoryLevel
+from retailhub.canonical.price import Price
+from retailhub.canonical.product import Product
+from retailhub.connectors.ports import ErpPort
+from retailhub.flows.catalogue.decisions import (
+    changed_fields,
+    level_fingerprint,
+    level_key,
+    listing_of,
+    next_sequence,
+    price_fingerprint,
+    price_key,
+    product_fingerprint,
+)
+from retailhub.flows.catalogue.events import (
+    inventory_event,
+    micros,
+    price_event,
+    product_event,
+    source_of,
+)
+from retailhub.flows.catalogue.settings import CatalogueSettings
+from retailhub.flows.catalogue.storage import create_catalogue_tables, now_text
+from retailhub.flows.storage import placeholders
+
+PRODUCTS, INVENTORY, PRICES = "products", "inventory", "prices"
+STREAMS = (PRODUCTS, INVENTORY, PRICES)
+_ROWS_PER_INSERT = 200
+_log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Captured:
+    """What was last published for a key: its fingerprint, sequence and (items) the item."""
+
+    fingerprint: str
+    sequence: int
+    body: str | None = None
+
+
+@dataclass
+class CaptureReport:
+    """What one poll read and published per stream, and the streams that failed."""
+
+    read: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STREAMS, 0))
+    published: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STREAMS, 0))
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class ErpChangeCapture:
+    """The poller of one ERP: `poll_once` reads and publishes, `run` polls until stopped."""
+
+    def __init__(
+        self,
+        bus: EventBus,
+        erp: ErpPort,
+        settings: CatalogueSettings | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.bus, self.erp = bus, erp
+        self.settings = settings or CatalogueSettings()
+        self.source = source_of(erp.name)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._ready = False
+
+    async def poll_once(self) -> CaptureReport:
+        """Read every stream once and publish what changed."""
+        return await self._poll(publish=True)
+
+    async def baseline(self) -> CaptureReport:
+        """Record the ERP's current items, stock and prices as already in every channel,
+        publishing nothing: for an estate whose channels were filled from the ERP."""
+        return await self._poll(publish=False)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll every `poll_interval_s` until `stop` is set (the hub's long-running task)."""
+        while not stop.is_set():
+            report = await self.poll_once()
+            if report.errors:
+                _log.warning("catalogue capture failed", errors=report.errors)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_interval_s)
+            except TimeoutError:
+                continue
+
+    async def _poll(self, *, publish: bool) -> CaptureReport:
+        if not self._ready:
+            async with self.bus.transaction() as transaction:
+                await create_catalogue_tables(transaction)
+            self._ready = True
+        report = CaptureReport()
+        readers = {
+            PRODUCTS: self._read_products,
+            INVENTORY: self._read_stock,
+            PRICES: self._read_prices,
+        }
+        for stream, read in readers.items():
+            try:
+                await read(report, publish)
+            except Exception as error:  # one stream's failure must not stop the others
+                report.errors[stream] = f"{type(error).__name__}: {error}"
+                await self._note_error(stream, report.errors[stream])
+        return report
+
+    async def _read_products(self, report: CaptureReport, publish: bool) -> None:
+        since = await self._cursor(PRODUCTS)
+        started = self._clock()
+        chunk: list[Product] = []
+        async for product in self.erp.products(changed_since=since):
+            chunk.append(product)
+            if len(chunk) >= self.settings.capture_chunk:
+                await self._capture(PRODUCTS, chunk, report, publish)
+                chunk = []
+        await self._capture(PRODUCTS, chunk, report, publish)
+        moved_to = started - timedelta(seconds=self.settings.clock_margin_s)
+        await self._polled(PRODUCTS, report.published[PRODUCTS], moved_to)
+
+    async def _read_stock(self, report: CaptureReport, publish: bool) -> None:
+        levels = await self.erp.stock_levels()
+        await self._in_chunks(INVENTORY, levels, report, publish)
+        await self._polled(INVENTORY, report.published[INVENTORY])
+
+    async def _read_prices(self, report: CaptureReport, publish: bool) -> None:
+        prices = await self.erp.prices()
+        await self._in_chunks(PRICES, prices, report, publish)
+        await self._polled(PRICES, report.published[PRICES])
+
+    async def _in_chunks(
+        self, stream: str, documents: Sequence[Any], report: CaptureReport, publish: bool
+    ) -> None:
+        size = self.settings.capture_chunk
+        for start in range(0, len(documents), size):
+            await self._capture(stream, documents[start : start + size], report, publish)
+
+    async def _capture(
+        self, stream: str, documents: Sequence[Any], report: CaptureReport, publish: bool
+    ) -> None:
+        """Compare a chunk with what was captured, record and publish the changes at once."""
+        if not documents:
+            return
+        report.read[stream] += len(documents)
+        latest = {_key(stream, document): document for document in documents}
+        async with self.bus.transaction() as transaction:
+            known = await captured(transaction, stream, list(latest))
+            now = micros(self._clock())
+            rows: list[tuple[str, Captured]] = []
+            events: list[CloudEvent] = []
+            for key, document in latest.items():
+                change = self._change(stream, key, document, known.get(key), now)
+                if change is not None:
+                    rows.append((key, change[0]))
+                    if publish:
+                        events.append(change[1]())
+            await remember(transaction, stream, rows)
+            if events:
+                await self.bus.publish(events, transaction=transaction)
+        if publish:
+            report.published[stream] += len(events)
+
+    def _change(
+        self, stream: str, key: str, document: Any, before: Captured | None, now: int
+    ) -> tuple[Captured, Callable[[], CloudEvent]] | None:
+        """The new capture row for a changed document and how to build its event (only built
+        when published); None when unchanged."""
+        last = None if before is None else before.sequence
+        if isinstance(document, Product):
+            item = document
+            mark = product_fingerprint(item)
+            if before is not None and before.fingerprint == mark:
+                return None
+            sequence = next_sequence(now, last)
+            previous = Product.model_validate_json(before.body) if before and before.body else None
+            return Captured(mark, sequence, item.model_dump_json()), lambda: product_event(
+                item,
+                source=self.source,
+                sequence=sequence,
+                listing=listing_of(item, self.settings),
+                changed=changed_fields(previous, item),
+            )
+        if isinstance(document, InventoryLevel):
+            mark = level_fingerprint(document)
+            if before is not None and before.fingerprint == mark:
+                return None
+            level = document.model_copy(update={"sequence": next_sequence(document.sequence, last)})
+            return Captured(mark, level.sequence), lambda: inventory_event(
+                level, source=self.source
+            )
+        price: Price = document
+        mark = price_fingerprint(price)
+        if before is not None and before.fingerprint == mark:
+            return None
+        sequence = next_sequence(now, last)
+        return Captured(mark, sequence), lambda: price_event(
+            price, key, source=self.source, sequence=sequence
+        )
+
+    async def _cursor(self, stream: str) -> datetime | None:
+        async with self.bus.transaction() as transaction:
+            (p,) = placeholders(transaction, 1)
+            rows = await transaction.fetch_all(
+                f"SELECT position FROM catalogue_cursor WHERE stream = {p}", (stream,)
+            )
+        return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+
+    async def _polled(self, stream: str, published: int, position: datetime | None = None) -> None:
+        async with self.bus.transaction() as transaction:
+            await move_cursor(transaction, stream, published, position)
+
+    async def _note_error(self, stream: str, error: str) -> None:
+        async with self.bus.transaction() as transaction:
+            p = placeholders(transaction, 3)
+            await transaction.execute(
+                "INSERT INTO catalogue_cursor (stream, polled_at, last_error) "
+                f"VALUES ({', '.join(p)}) ON CONFLICT (stream) DO UPDATE SET "
+                "polled_at = excluded.polled_at, last_error = excluded.last_error",
+                (stream, now_text(), error),
+            )
+
+
+def _key(stream: str, document: Any) -> str:
+    if stream == PRODUCTS:
+        return str(document.sku)
+    if stream == INVENTORY:
+        return level_key(document)
+    assert isinstance(document, Price)
+    return price_key(document)
+
+
+async def captured(transaction: Transaction, stream: str, keys: list[str]) -> dict[str, Captured]:
+    """What was last captured for some keys of a stream."""
+    if not keys:
+        return {}
+    first, *rest = placeholders(transaction, len(keys) + 1)
+    rows = await transaction.fetch_all(
+        "SELECT key, fingerprint, sequence, body FROM catalogue_captured "
+        f"WHERE stream = {first} AND key IN ({', '.join(rest)})",
+        (stream, *keys),
+    )
+    return {str(key): Captured(str(mark), int(seq), body) for key, mark, seq, body in rows}
+
+
+async def remember(
+    transaction: Transaction, stream: str, rows: Sequence[tuple[str, Captured]]
+) -> None:
+    """Record what was captured (published, or baselined) for some keys of a stream."""
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        part = rows[start : start + _ROWS_PER_INSERT]
+        marks = placeholders(transaction, 5 * len(part))
+        values = ", ".join(f"({', '.join(marks[i * 5 : i * 5 + 5])})" for i in range(len(part)))
+        parameters: list[Any] = []
+        for key, row in part:
+            parameters += [stream, key, row.fingerprint, row.sequence, row.body]
+        await transaction.execute(
+            "INSERT INTO catalogue_captured (stream, key, fingerprint, sequence, body) "
+            f"VALUES {values} ON CONFLICT (stream, key) DO UPDATE SET "
+            "fingerprint = excluded.fingerprint, sequence = excluded.sequence, "
+            "body = excluded.body",
+            parameters,
+        )
+
+
+async def move_cursor(
+    transaction: Transaction, stream: str, published: int, position: datetime | None = None
+) -> None:
+    """Note a successful read of a stream: when, how many published, and (items) from when the
+    next read starts."""
+    p = placeholders(transaction, 4)
+    await transaction.execute(
+        "INSERT INTO catalogue_cursor (stream, position, polled_at, published, last_error) "
+        f"VALUES ({', '.join(p)}, NULL) ON CONFLICT (stream) DO UPDATE SET "
+        "position = COALESCE(excluded.position, catalogue_cursor.position), "
+        "polled_at = excluded.polled_at, "
+        "published = catalogue_cursor.published + excluded.published, last_error = NULL",
+        (stream, position.isoformat() if position else None, now_text(), published),
+    )
+
+
+async def run_catalogue_poller(
+    bus: EventBus,
+    erp: ErpPort,
+    settings: CatalogueSettings,
+    stop: asyncio.Event,
+) -> None:
+    """The hub's long-running change capture of one ERP: poll until `stop` is set."""
+    await ErpChangeCapture(bus, erp, settings).run(stop)
