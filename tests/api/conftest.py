@@ -12,10 +12,10 @@ import pytest_asyncio
 from retailhub.api.app import create_app, prepare_api_storage
 from retailhub.api.clients import Scope, add_client, parse_scopes
 from retailhub.api.ratelimit import RateLimiter
-from retailhub.api.services import ApiLimits, ApiServices
+from retailhub.api.services import ApiLimits, ApiServices, HookSettings
 from retailhub.bus.sqlite import SqliteBus
 
-from .helpers import Clock, probe_router
+from .helpers import HUBSPOT_SECRET, SHOPIFY_SECRET, Clock, probe_router
 
 
 @pytest_asyncio.fixture
@@ -37,9 +37,10 @@ async def services(bus: SqliteBus, clock: Clock) -> ApiServices:
     rate-limit clock, small body limits and the probe router standing in for checkout."""
     built = ApiServices(
         bus,
-        limits=ApiLimits(max_body_bytes=4096, max_upload_bytes=64 * 1024, client_cache_s=0.0),
+        limits=ApiLimits(max_body_bytes=16 * 1024, max_upload_bytes=64 * 1024, client_cache_s=0.0),
         rate_limiter=RateLimiter(clock=clock),
         checkout_router=probe_router(),
+        hooks=HookSettings(shopify_secret=SHOPIFY_SECRET, hubspot_secret=HUBSPOT_SECRET),
     )
     await prepare_api_storage(built)
     return built

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -9,6 +12,11 @@ from pydantic import BaseModel
 
 from retailhub.api.clients import ApiClient
 from retailhub.api.security import require_scopes
+from retailhub.bus.port import EventBus
+from retailhub.canonical.cloudevents import CloudEvent
+
+SHOPIFY_SECRET = "shopify-app-secret-for-tests"
+HUBSPOT_SECRET = "hubspot-app-secret-for-tests"
 
 
 class Clock:
@@ -52,3 +60,22 @@ def probe_router() -> APIRouter:
         raise RuntimeError("the probe fails on purpose")
 
     return router
+
+
+async def events_of(bus: EventBus, types: Sequence[str]) -> list[CloudEvent]:
+    """Every event of `types` in the log."""
+    return [logged.event for logged in await bus.tail(types=types, limit=10_000)]
+
+
+async def wait_for_events(
+    bus: EventBus, types: Sequence[str], count: int, timeout_s: float = 20.0
+) -> list[CloudEvent]:
+    """Poll the log (bounded in time) until `count` events of `types` are there."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = await events_of(bus, types)
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"expected {count} events of {types}, found {len(found)}")
+        await asyncio.sleep(0.05)

@@ -62,7 +62,7 @@ async def test_wrong_method_is_405_problem_with_allow(api: httpx.AsyncClient) ->
 
 
 async def test_body_over_the_limit_is_413(api: httpx.AsyncClient, till: dict[str, str]) -> None:
-    huge = {"store": "x" * 5000, "lines": []}
+    huge = {"store": "x" * 20_000, "lines": []}
     assert_problem(await api.post("/v1/probe/baskets", json=huge, headers=till), 413)
 
 
@@ -70,7 +70,7 @@ async def test_streamed_body_over_the_limit_is_413(
     api: httpx.AsyncClient, till: dict[str, str]
 ) -> None:
     async def chunks():  # type: ignore[no-untyped-def]
-        for _ in range(10):
+        for _ in range(20):
             yield b" " * 1000
 
     answer = await api.post(

@@ -19,10 +19,14 @@ from retailhub import __version__
 from retailhub.api import health
 from retailhub.api.clients import ApiClient, create_clients_table
 from retailhub.api.guards import BodySizeLimit, DeprecationNotice, JsonOnly
+from retailhub.api.hooks import hubspot, poslog, shopify
+from retailhub.api.hooks.inbox import create_inbox_table
 from retailhub.api.idempotency import IdempotencyKeys, create_idempotency_table
 from retailhub.api.problems import Problem, install_problem_handlers
+from retailhub.api.routes import orders
 from retailhub.api.security import presented_key
 from retailhub.api.services import ApiServices
+from retailhub.flows.order_to_cash.status import create_order_status_table
 
 API_VERSION = "v1"
 DESCRIPTION = """The retailhub API: order, return, customer and promotion status across the
@@ -36,6 +40,8 @@ async def prepare_api_storage(services: ApiServices) -> None:
     async with services.bus.transaction() as transaction:
         await create_clients_table(transaction)
         await create_idempotency_table(transaction)
+        await create_inbox_table(transaction)
+        await create_order_status_table(transaction)
 
 
 def create_app(services: ApiServices) -> FastAPI:
@@ -65,6 +71,10 @@ def create_app(services: ApiServices) -> FastAPI:
     app.add_middleware(DeprecationNotice, deprecations=services.deprecations)
     app.add_middleware(BodySizeLimit, limits=services.limits)
     app.include_router(health.router)
+    app.include_router(orders.router)
+    app.include_router(shopify.router)
+    app.include_router(hubspot.router)
+    app.include_router(poslog.router)
     if services.checkout_router is not None:
         app.include_router(services.checkout_router)
     return app

@@ -1,0 +1,1 @@
+"""The `/v1` resource routes: orders, returns, customers and promotions across the estate."""
