@@ -1,6 +1,17 @@
 """The business rules of the emulated Odoo that the connector relies on: sale order and invoice
-numbering and totals, confirming, posting and cancelling, and inventory adjustments that book
-a stock move named after the caller's reference."""
+numbering and totals, confirming, posting and cancelling, inventory adjustments that book a
+stock move named after the caller's reference, and, when the database delivers on
+confirmation, the delivery of a confirmed order's stocked goods and their return when it is
+cancelled.
+
+Delivery: real Odoo confirms a sale order into a delivery that reserves the goods, and on-hand
+stock drops when someone validates it; a cancelled order's delivered goods come back through a
+return picking. The emulator models the set-up where a completed sale is delivered at once
+(`deliver_on_confirm`, a retailer's automated validation of the till's or web shop's already
+fulfilled sales): confirming books a done move per stocked line from the warehouse's stock to
+Customers, referenced by the order's name; cancelling books the return of each such move
+(`Return of <order>`), standing in for the return picking. Without it, confirming moves no
+stock, as for a database that does not track stock on sale orders."""
 
 from __future__ import annotations
 
@@ -27,6 +38,7 @@ SALE, SALE_LINE = MODELS["sale.order"], MODELS["sale.order.line"]
 MOVE, MOVE_LINE = MODELS["account.move"], MODELS["account.move.line"]
 QUANT, STOCK_MOVE = MODELS["stock.quant"], MODELS["stock.move"]
 LOCATION, WAREHOUSE = MODELS["stock.location"], MODELS["stock.warehouse"]
+PRODUCT = MODELS["product.product"]
 
 
 def line_total(quantity: float, price_unit: float, discount: float = 0.0) -> Decimal:
@@ -40,8 +52,9 @@ def line_total(quantity: float, price_unit: float, discount: float = 0.0) -> Dec
 class Business:
     """Creates, writes and runs actions with Odoo's rules for the models that have them."""
 
-    def __init__(self, orm: Orm) -> None:
+    def __init__(self, orm: Orm, *, deliver_on_confirm: bool = False) -> None:
         self.orm = orm
+        self.deliver_on_confirm = deliver_on_confirm
 
     def create(self, model_name: str, values: Mapping[str, Any], context: Context) -> int:
         """`create` of one record, with the model's defaults and rules."""
@@ -131,7 +144,85 @@ class Business:
                     f"It is not allowed to confirm an order in the following states: {row['state']}"
                 )
         self.orm.write(SALE, ids, {"state": "sale"})
+        if self.deliver_on_confirm:
+            for order_id in ids:
+                self._deliver(order_id)
         return True
+
+    def _deliver(self, order_id: int) -> None:
+        """Deliver a confirmed order's stocked lines from its warehouse's stock to Customers."""
+        db = self.orm.db
+        order = self.orm.row(SALE, order_id)
+        stock = db.execute(
+            f"SELECT lot_stock_id FROM {WAREHOUSE.table} WHERE id = ?", (order["warehouse_id"],)
+        ).fetchone()
+        customers = db.execute(
+            f"SELECT id FROM {LOCATION.table} WHERE usage = 'customer' ORDER BY id"
+        ).fetchone()
+        if stock is None or stock[0] is None or customers is None:
+            raise faults.user_error("The warehouse or the customer location is missing.")
+        lines = db.execute(
+            f"SELECT line.product_id, line.name, line.product_uom_qty FROM {SALE_LINE.table}"
+            f" AS line JOIN {PRODUCT.table} AS product ON product.id = line.product_id"
+            " WHERE line.order_id = ? AND product.is_storable ORDER BY line.id",
+            (order_id,),
+        ).fetchall()
+        for line in lines:
+            self._book_move(
+                line["product_id"],
+                Decimal(str(line["product_uom_qty"])),
+                (stock[0], customers[0]),
+                name=str(line["name"] or order["name"]),
+                reference=str(order["name"]),
+            )
+
+    def _book_move(
+        self,
+        product_id: int,
+        quantity: Decimal,
+        route: tuple[int, int],
+        *,
+        name: str,
+        reference: str,
+    ) -> None:
+        """A done stock move along `route` (from, to), with the internal end's quant updated
+        (created when the location held none: Odoo lets stock go negative)."""
+        source, destination = route
+        self.orm.create(
+            STOCK_MOVE,
+            {
+                "name": name,
+                "reference": reference,
+                "product_id": product_id,
+                "product_uom_qty": float(quantity),
+                "location_id": source,
+                "location_dest_id": destination,
+                "state": "done",
+                "is_inventory": False,
+            },
+        )
+        for location, sign in ((source, -1), (destination, 1)):
+            usage = self.orm.row(LOCATION, location)["usage"]
+            if usage != "internal":
+                continue
+            quant = self.orm.db.execute(
+                f"SELECT id, quantity FROM {QUANT.table} WHERE product_id = ? AND location_id = ?",
+                (product_id, location),
+            ).fetchone()
+            if quant is None:
+                self.orm.create(
+                    QUANT,
+                    {
+                        "product_id": product_id,
+                        "location_id": location,
+                        "quantity": float(sign * quantity),
+                        "reserved_quantity": 0.0,
+                        "inventory_quantity": 0.0,
+                    },
+                )
+            else:
+                held = Decimal(str(quant["quantity"])) + sign * quantity
+                self.orm.write(QUANT, [quant["id"]], {"quantity": float(held)})
 
     def _cancel_sale_orders(self, ids: list[int], context: Context) -> Any:
         """Odoo 16+: a quotation is cancelled at once; an order beyond it opens the "cancel and
@@ -145,8 +236,27 @@ class Business:
                 "target": "new",
                 "context": {"default_order_id": ids[0] if ids else False},
             }
+        for row in rows:
+            if row["state"] != "cancel":
+                self._return_deliveries(row)
         self.orm.write(SALE, ids, {"state": "cancel"})
         return True
+
+    def _return_deliveries(self, order: Any) -> None:
+        """Book the return of every move that delivered the order (none unless it was
+        delivered on confirmation), as the return picking would."""
+        moves = self.orm.db.execute(
+            f"SELECT * FROM {STOCK_MOVE.table} WHERE reference = ? AND state = 'done' ORDER BY id",
+            (order["name"],),
+        ).fetchall()
+        for move in moves:
+            self._book_move(
+                move["product_id"],
+                Decimal(str(move["product_uom_qty"])),
+                (move["location_dest_id"], move["location_id"]),
+                name=f"Return of {move['name']}",
+                reference=f"Return of {order['name']}",
+            )
 
     # invoices and credit notes
 

@@ -25,7 +25,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from retailhub.sandbox.emulator import Emulator, json_response
+from retailhub.canonical.errors import Fault
+from retailhub.sandbox.emulator import Emulator, json_response, problem_response
 from retailhub.sandbox.faults import CONTROL_PREFIX
 from retailhub.sandbox.odoo import faults
 from retailhub.sandbox.odoo.business import Business
@@ -74,15 +75,18 @@ class OdooEmulator(Emulator):
         api_key: str = SANDBOX_API_KEY,
         database: str = SANDBOX_DATABASE,
         clock: Callable[[], datetime] | None = None,
+        deliver_on_confirm: bool = False,
     ) -> None:
         super().__init__(state_dir)
         self.api_key, self.database = api_key, database
+        self.deliver_on_confirm = deliver_on_confirm
         self.clock = clock or (lambda: datetime.now(UTC))
         self._throttled, self._retry_after_s = 0, 0.0
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/json/2/{model}/{method}", self.call)
         app.router.add_put(f"{CONTROL_PREFIX}throttle", self._throttle)
+        app.router.add_put(f"{CONTROL_PREFIX}delivery", self._delivery)
 
     def seed(self, estate: Estate) -> None:
         Seeder(self._orm(), estate).run()
@@ -160,7 +164,7 @@ class OdooEmulator(Emulator):
     ) -> Any:
         orm = self._orm()
         model = model_of(model_name)
-        business = Business(orm)
+        business = Business(orm, deliver_on_confirm=self.deliver_on_confirm)
         if method in ("search_read", "search", "search_count"):
             found = orm.search(
                 model,
@@ -191,6 +195,20 @@ class OdooEmulator(Emulator):
         self._throttled = int(settings.get("requests", 0))
         self._retry_after_s = float(settings.get("retry_after_s", 0))
         return json_response({"requests": self._throttled, "retry_after_s": self._retry_after_s})
+
+    async def _delivery(self, request: web.Request) -> web.Response:
+        """`PUT /_sandbox/delivery {"on_confirm": bool}`: whether confirming a sale order
+        delivers its stocked goods at once (see `business`)."""
+        try:
+            settings = orjson.loads(await request.read() or b"{}")
+        except orjson.JSONDecodeError:
+            settings = None
+        if not isinstance(settings, dict) or not isinstance(settings.get("on_confirm"), bool):
+            return problem_response(
+                "Invalid delivery settings", [Fault("$.on_confirm", "must be true or false")]
+            )
+        self.deliver_on_confirm = settings["on_confirm"]
+        return json_response({"on_confirm": self.deliver_on_confirm})
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
