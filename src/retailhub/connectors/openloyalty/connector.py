@@ -16,9 +16,10 @@ refused twice the same way; a member is enrolled once per email and card (Open L
 both unique), found by them before enrolling; profile, catalogue and earning-rule writes are
 PUTs of the whole document.
 
-To confirm on a real Open Loyalty before going live (the emulator follows these choices):
-`POST /member` and `PUT /member/{id}` taking `{"customer": {...}}` and answering `memberId`;
-`POST /transaction/simulate` answering `points` with the points per earning rule in
+Members are enrolled with `POST /member {"customer": {...}}`, answered `{"customerId",
+"email"}` (help.openloyalty.io, getting-started guide "Add Member"). To confirm on a real Open
+Loyalty before going live (the emulator follows these choices): `PUT /member/{id}` taking the
+same `{"customer": {...}}`; `POST /transaction/simulate` answering `points` with the points per earning rule in
 `earningRules`; `GET /reward` listing rewards with `costInPoints`; `PUT /product/{sku}` for the
 catalogue; `POST /points/transfer/{id}/spend` spending what a block reserved.
 """
@@ -120,7 +121,7 @@ class OpenLoyaltyConnector(LoyaltyPort):
             if existing is None:
                 raise
             return existing
-        return str(created["memberId"])
+        return str(created["customerId"])
 
     async def _member_of(self, customer: Customer) -> str | None:
         """The member holding the customer's card, else their email."""

@@ -273,7 +273,8 @@ class OpenLoyaltyEmulator(Emulator):
         with self.db:
             member_id = register_member(self.db, document)
         self._members = None
-        return json_response({"memberId": member_id}, status=201)
+        row = self.db.execute("SELECT email FROM member WHERE member_id = ?", (member_id,))
+        return json_response({"customerId": member_id, "email": row.fetchone()["email"]})
 
     async def update_member(self, request: web.Request) -> web.Response:
         member_id = request.match_info["member"]
