@@ -24,6 +24,7 @@ from retailhub.canonical.money import Money, sum_money
 from retailhub.canonical.order import Order, OrderLine, TaxLine, Tender, TenderType, Totals
 from retailhub.canonical.returns import Return, ReturnLine, ReturnStatus
 from retailhub.flows.returns import CallPolicy, ReturnSettings, ReturnStatusView, return_status
+from retailhub.flows.returns.ledger import sold_order
 from retailhub.flows.sagas import WorkflowRuntime
 from retailhub.sandbox.seed import Estate, EstateCustomer
 
@@ -310,3 +311,28 @@ async def on_hand(world: World, location: str, skus: set[str]) -> dict[str, Deci
     """Stock on hand per SKU at a location, as the ERP holds it."""
     levels = await world.connectors.erps["odoo"].stock_levels(location)
     return {level.sku: level.on_hand for level in levels if level.sku in skus}
+
+
+def expected_points(world: World, order: Order) -> tuple[int, int]:
+    """(base, bonus) under the estate's rules: 1 point per whole EUR of each line's net value,
+    and the campaign's bonus per whole unit of an eligible SKU."""
+    campaign = world.estate.campaign
+    eligible = set(campaign.eligibility.skus or ())
+    base = sum(int(line.net.amount) for line in order.lines)
+    bonus = sum(
+        (campaign.reward.points or 0) * int(line.quantity)
+        for line in order.lines
+        if line.sku in eligible
+    )
+    return base, bonus
+
+
+async def wait_until_known(hub: Hub, order_id: str) -> None:
+    """Bounded wait until the returns ledger keeps an order."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        async with hub.bus.transaction() as transaction:
+            if await sold_order(transaction, order_id) is not None:
+                return
+        assert time.monotonic() < deadline, f"order {order_id} never reached the ledger"
+        await asyncio.sleep(0.05)

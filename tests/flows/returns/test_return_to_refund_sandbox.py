@@ -9,26 +9,41 @@ from collections.abc import Callable
 import pytest
 
 from retailhub.flows.alerts import open_alerts
-from retailhub.flows.returns import Outcome, ReturnState, ReturnStatusView
+from retailhub.flows.returns import (
+    Outcome,
+    ReturnRefused,
+    ReturnState,
+    ReturnStatusView,
+    initiate_return,
+)
 
 from .helpers import (
+    SHOP_SOURCE,
     STORE,
     Hub,
     World,
+    balance,
+    expected_points,
     ledger_points,
     on_hand,
+    online_request,
     order_event,
+    place_web_order,
     received_event,
+    set_faults,
+    status_of,
     store_return,
     store_sale,
     wait_for,
+    wait_until_known,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 def settled(state: ReturnState) -> Callable[[ReturnStatusView], bool]:
-    return lambda status: status.state is state
+    """The return reached `state` and its CRM case is written (the saga's last effect)."""
+    return lambda status: status.state is state and status.outcome("crm") is not Outcome.PENDING
 
 
 async def test_a_store_return_of_a_store_order_is_refunded_once(world: World, hub: Hub) -> None:
@@ -89,3 +104,148 @@ async def test_a_duplicate_return_is_refused_with_its_reason(world: World, hub: 
     async with hub.bus.transaction() as transaction:
         alerts = await open_alerts(transaction, "return_to_refund.refused")
     assert [(a.alert.key, a.alert.needs_operator) for a in alerts] == [(again.return_id, True)]
+
+
+async def test_a_web_order_started_online_and_returned_in_a_store(world: World, hub: Hub) -> None:
+    member = world.members()[2]
+    bonus = world.bonus_skus()[1]
+    order = await place_web_order(world, member, [(bonus, 2)])
+    loyalty = world.connectors.loyalty
+    commerce = world.connectors.commerce
+    assert loyalty is not None
+    assert commerce is not None
+    earned = await loyalty.register_sale(order, order.order_id)
+    await hub.bus.publish([order_event(order, SHOP_SOURCE)])
+    line_id = order.lines[0].line_id
+    goods = store_return(world, "POS-AMS01-T3-RET", order, [(line_id, 1)], paid_at_till=False)
+
+    requested = await initiate_return(
+        hub.bus, online_request(goods).model_dump(mode="json"), commerce=commerce
+    )
+    request = (await wait_for(hub.bus, [requested.return_id], settled(ReturnState.REQUESTED)))[
+        requested.return_id
+    ]
+    assert request.case_id
+    before = await on_hand(world, STORE, {bonus})
+    await hub.bus.publish([received_event(goods)])
+
+    status = (await wait_for(hub.bus, [goods.return_id], settled(ReturnState.REFUNDED)))[
+        goods.return_id
+    ]
+    assert status.request_id == requested.return_id
+    assert status.case_id == request.case_id
+    assert (await status_of(hub.bus, requested.return_id)).state is ReturnState.REFUNDED  # type: ignore[union-attr]
+    assert status.outcome("commerce") is Outcome.DONE
+    refunds = await commerce.returns_for_order(order.order_id)
+    assert len(refunds) == 1
+    assert refunds[0].refund_total == goods.refund_total
+    assert (await on_hand(world, STORE, {bonus}))[bonus] == before[bonus] + 1
+    _, bonus_points = expected_points(world, order)
+    assert bonus_points > 0
+    reversed_ = -await ledger_points(world, earned.member_id, goods.return_id)
+    assert reversed_ >= bonus_points // 2
+
+
+async def test_an_over_return_across_two_channels_is_refused(world: World, hub: Hub) -> None:
+    member = world.members()[3]
+    plain = world.plain_skus()[3]
+    sale = store_sale(world, "POS-AMS01-T4-SALE", member, [(plain, 2)])
+    await hub.bus.publish([order_event(sale)])
+    online = online_request(store_return(world, "POS-AMS01-T4-WEB", sale, [("1", 1)]))
+    await wait_until_known(hub, sale.order_id)
+    requested = await initiate_return(hub.bus, online)
+    await wait_for(hub.bus, [requested.return_id], settled(ReturnState.REQUESTED))
+
+    with pytest.raises(ReturnRefused) as refused:
+        await initiate_return(
+            hub.bus, online_request(store_return(world, "T4-B", sale, [("1", 2)]))
+        )
+    assert [(f.path, f.reason) for f in refused.value.faults] == [
+        ("$.lines[0].quantity", "2 bought on line 1, 1 already returned: 2 more is too many")
+    ]
+    till = store_return(world, "POS-AMS01-T4-TILL", sale, [("1", 2)])
+    await hub.bus.publish([received_event(till)])
+    status = (await wait_for(hub.bus, [till.return_id], settled(ReturnState.REFUSED)))[
+        till.return_id
+    ]
+    assert status.reason == (
+        "$.lines[0].quantity: 2 bought on line 1, 1 already returned: 2 more is too many"
+    )
+
+
+async def test_a_platform_refund_failing_for_good_undoes_everything(world: World, hub: Hub) -> None:
+    member = world.members()[4]
+    bonus = world.bonus_skus()[2]
+    order = await place_web_order(world, member, [(bonus, 1)])
+    loyalty = world.connectors.loyalty
+    assert loyalty is not None
+    earned = await loyalty.register_sale(order, order.order_id)
+    await hub.bus.publish([order_event(order, SHOP_SOURCE)])
+    goods = store_return(
+        world, "POS-AMS01-T5-RET", order, [(order.lines[0].line_id, 1)], paid_at_till=False
+    )
+    points_before = await balance(world, earned.member_id)
+    stock_before = await on_hand(world, STORE, {bonus})
+    await set_faults(world, "shopify", {"error_rate": 1.0})
+    try:
+        await hub.bus.publish([received_event(goods)])
+        status = (await wait_for(hub.bus, [goods.return_id], settled(ReturnState.COMPENSATED)))[
+            goods.return_id
+        ]
+    finally:
+        await set_faults(world, "shopify", None)
+
+    assert status.outcome("commerce") is Outcome.FAILED
+    for system in ("erp", "loyalty", "stock"):
+        assert status.outcome(system) is Outcome.REVERSED, (system, status)
+    assert status.outcome("crm") is Outcome.DONE
+    assert "case left open" in (status.systems["crm"].detail or "")
+    erp = world.connectors.erps["odoo"]
+    note = await erp.find_posting(f"return_to_refund:{goods.return_id}:erp")
+    assert note is not None
+    assert note.status == "cancel"
+    assert await balance(world, earned.member_id) == points_before
+    assert await on_hand(world, STORE, {bonus}) == stock_before
+    async with hub.bus.transaction() as transaction:
+        alerts = await open_alerts(transaction, "return_to_refund")
+    assert [a.alert.key for a in alerts] == [f"return_to_refund:{goods.return_id}"]
+    assert "commerce_refund" in alerts[0].alert.summary
+    assert not await hub.bus.tail(types=["retail.return.refunded.v1"])
+
+    # The claim was released: the same goods can be returned again and refunded.
+    again = goods.model_copy(update={"return_id": "POS-AMS01-T5-RET2"})
+    await hub.bus.publish([received_event(again)])
+    await wait_for(hub.bus, [again.return_id], settled(ReturnState.REFUNDED))
+
+
+async def test_points_reversed_include_the_bonus_and_spent_points_come_back(
+    world: World, hub: Hub
+) -> None:
+    member = world.members()[5]
+    bonus, plain = world.bonus_skus()[3], world.plain_skus()[5]
+    loyalty = world.connectors.loyalty
+    assert loyalty is not None
+    account = await loyalty.find_member(card=member.card_number)
+    assert account is not None
+    await loyalty.add_points(account.member_id, 1000, "test top-up", "T6-topup")
+    sale = store_sale(world, "POS-AMS01-T6-SALE", member, [(bonus, 2), (plain, 1)], points=400)
+    await loyalty.spend_points(account.member_id, 400, "paid at the till", "T6-spend")
+    earned = await loyalty.register_sale(sale, sale.order_id)
+    base, bonus_points = expected_points(world, sale)
+    assert earned.points == base + bonus_points
+    before = await balance(world, account.member_id)
+    goods = store_return(world, "POS-AMS01-T6-RET", sale, [("1", 2)], paid_at_till=False)
+    await hub.bus.publish([order_event(sale), received_event(goods)])
+
+    status = (await wait_for(hub.bus, [goods.return_id], settled(ReturnState.REFUNDED)))[
+        goods.return_id
+    ]
+    line = sale.lines[0]
+    line_base = int(line.net.amount)
+    line_bonus = bonus_points
+    spent_share = round(400 * goods.refund_total.amount / sale.totals.grand_total.amount)
+    assert status.systems["loyalty"].detail == (
+        f"{line_base + line_bonus} points reversed, {spent_share} re-credited"
+    )
+    after = await balance(world, account.member_id)
+    assert after - before == spent_share - (line_base + line_bonus)
