@@ -23,10 +23,12 @@ from retailhub.api.hooks import hubspot, poslog, shopify
 from retailhub.api.hooks.inbox import create_inbox_table
 from retailhub.api.idempotency import IdempotencyKeys, create_idempotency_table
 from retailhub.api.problems import Problem, install_problem_handlers
-from retailhub.api.routes import orders
+from retailhub.api.routes import customers, orders, promotions, returns
 from retailhub.api.security import presented_key
 from retailhub.api.services import ApiServices
+from retailhub.flows.customers.tables import create_customer_sync_tables
 from retailhub.flows.order_to_cash.status import create_order_status_table
+from retailhub.flows.returns.status import create_status_tables
 
 API_VERSION = "v1"
 DESCRIPTION = """The retailhub API: order, return, customer and promotion status across the
@@ -42,6 +44,8 @@ async def prepare_api_storage(services: ApiServices) -> None:
         await create_idempotency_table(transaction)
         await create_inbox_table(transaction)
         await create_order_status_table(transaction)
+        await create_status_tables(transaction)
+        await create_customer_sync_tables(transaction)
 
 
 def create_app(services: ApiServices) -> FastAPI:
@@ -72,6 +76,9 @@ def create_app(services: ApiServices) -> FastAPI:
     app.add_middleware(BodySizeLimit, limits=services.limits)
     app.include_router(health.router)
     app.include_router(orders.router)
+    app.include_router(returns.router)
+    app.include_router(customers.router)
+    app.include_router(promotions.router)
     app.include_router(shopify.router)
     app.include_router(hubspot.router)
     app.include_router(poslog.router)

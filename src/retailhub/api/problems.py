@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from retailhub.canonical.errors import Fault, InvalidDocument, json_path
+from retailhub.canonical.errors import Fault, InvalidDocument, InvariantViolation, json_path
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:retailhub:problem:"
@@ -141,11 +141,14 @@ def _phrase(status: int) -> str:
 def request_faults(error: RequestValidationError) -> list[Fault]:
     """FastAPI's validation errors as faults: the body's fields as JSON paths (`$.lines[0]`),
     query, path and header parameters as `query.limit`, `path.order_id`, `header.x-name`."""
-    faults = []
+    faults: list[Fault] = []
     for item in error.errors():
         where, *rest = item.get("loc", ()) or ("body",)
         reason = str(item.get("msg", "is not valid")).removeprefix("Value error, ")
-        if where == "body":
+        cause = (item.get("ctx") or {}).get("error")
+        if where == "body" and isinstance(cause, InvariantViolation):
+            faults.extend(Fault(json_path([*rest, *loc]), why) for loc, why in cause.faults)
+        elif where == "body":
             faults.append(Fault(json_path(p for p in rest if isinstance(p, int | str)), reason))
         else:
             faults.append(Fault(".".join(str(p) for p in (where, *rest)), reason))

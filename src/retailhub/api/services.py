@@ -16,6 +16,7 @@ from retailhub.api.ratelimit import RateLimiter
 from retailhub.api.registry import DEFAULT_CACHE_S, ClientRegistry
 from retailhub.bus.port import EventBus
 from retailhub.connectors.ports import CommercePort, CrmPort, System
+from retailhub.flows.customers.rules import SurvivorshipRules
 
 MIB = 1024 * 1024
 
@@ -69,6 +70,8 @@ class ApiServices:
     """Every connected system by name, for /readyz."""
     crm: CrmPort | None = None
     commerce: CommercePort | None = None
+    survivorship: SurvivorshipRules | None = None
+    """Customer sync's survivorship rules, to decide golden records as the flow does."""
     hooks: HookSettings = field(default_factory=HookSettings)
     limits: ApiLimits = field(default_factory=ApiLimits)
     deprecations: Sequence[Deprecation] = ()
