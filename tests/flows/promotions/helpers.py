@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -17,6 +18,8 @@ from retailhub.bootstrap import Connectors
 from retailhub.bus.sqlite import SqliteBus
 from retailhub.canonical.base import Channel
 from retailhub.canonical.catalogue import to_event
+from retailhub.canonical.money import Money
+from retailhub.canonical.order import Order, OrderLine, Tender, TenderType, Totals
 from retailhub.canonical.promotion import (
     Eligibility,
     PricingControls,
@@ -27,11 +30,13 @@ from retailhub.canonical.promotion import (
 from retailhub.connectors.ports import CommercePort, ErpPort, LoyaltyPort, PosPort
 from retailhub.flows.promotions import SUBSCRIPTION, PromotionChannels, PromotionView
 from retailhub.flows.promotions import promotion_status as status_query
+from retailhub.resilience import SystemUnavailable
 from retailhub.sandbox.seed import Estate
 
 ESTATE_FILE = Path(__file__).resolve().parents[3] / "src/retailhub/estates/sandbox.toml"
 SANDBOX_PORTS = {"shopify": 8701, "odoo": 8702, "hubspot": 8703, "openloyalty": 8704, "pos": 8705}
 WAIT_S = 30.0
+T = TypeVar("T")
 
 
 def sandbox_estate_text(urls: dict[str, str]) -> str:
@@ -165,3 +170,51 @@ async def set_faults(world: World, system: str, faults: dict[str, Any] | None) -
         else:
             async with session.put(url, json=faults) as response:
                 assert response.status < 300, await response.text()
+
+
+def web_sale(world: World, order_id: str, sku: str, quantity: int) -> Order:
+    """A completed web order of one SKU at its web price, by a member paying by card, now."""
+    estate = world.estate
+    buyer = next(c for c in estate.customers if not c.conflicts)
+    price = estate.price(sku, Channel.WEB).selling_price
+    gross = (price * Decimal(quantity)).rounded()
+    return Order(
+        order_id=order_id,
+        channel=Channel.WEB,
+        currency="EUR",
+        prices_include_tax=True,
+        placed_at=datetime.now(UTC),
+        loyalty_card=buyer.card_number,
+        email=buyer.golden.emails[0],
+        lines=[OrderLine(line_id="1", sku=sku, quantity=Decimal(quantity), unit_price=price)],
+        tenders=[Tender(type=TenderType.CARD, amount=gross)],
+        totals=Totals(tax_total=Money.zero("EUR"), grand_total=gross),
+    )
+
+
+async def edit_earning_rule(world: World, rule_id: str, **changes: Any) -> None:
+    """Change an earning rule in Open Loyalty directly, as someone in its back office would."""
+    client: Any = world.loyalty
+    path = client.client.path("earningRule", rule_id)
+    rule = await client.client.get(path)
+    body = {key: value for key, value in rule.items() if key != "earningRuleId"}
+    await client.client.put(path, {"earningRule": {**body, **changes}})
+
+
+async def shopify_rule_titles(world: World, promotion_id: str) -> list[str]:
+    """The titles of the Shopify price rules publishing any version of a promotion."""
+    commerce: Any = world.commerce
+    titles = [str(rule.get("title")) async for rule in commerce.client.price_rules()]
+    return sorted(title for title in titles if f"[{promotion_id} v" in title)
+
+
+async def once_closed(call: Callable[[], Awaitable[T]], timeout_s: float = WAIT_S) -> T:
+    """Call a system whose breaker a fault opened: retried (bounded) until the breaker lets the
+    call through again."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await call()
+        except SystemUnavailable:
+            assert time.monotonic() < deadline, "the breaker stayed open"
+            await asyncio.sleep(0.05)
