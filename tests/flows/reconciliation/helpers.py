@@ -35,6 +35,7 @@ from retailhub.sandbox.runner import SANDBOX_PORTS
 from retailhub.sandbox.seed import Estate, EstateCustomer
 
 SYSTEMS = ("odoo", "openloyalty", "hubspot", "poslog")
+CUSTOMERS = 300
 ESTATE_FILE = Path(__file__).resolve().parents[3] / "src/retailhub/estates/sandbox.toml"
 FAST_RETRY = RetryPolicy(
     max_attempts=2,

@@ -184,9 +184,14 @@ class Reconciliation:
         """The keys among `keys` of a document the hub recorded (on another day or store)."""
         if not keys:
             return set()
+        return_ids = {
+            return_id
+            for key in keys
+            if (return_id := self.settings.return_of_credit_note(key)) is not None
+        }
         async with self.bus.transaction() as transaction:
             orders = await documents_by_id(transaction, DocumentKind.ORDER, keys)
-            returns = await documents_by_id(transaction, DocumentKind.RETURN, keys)
+            returns = await documents_by_id(transaction, DocumentKind.RETURN, return_ids)
         known = set(orders)
         known |= {self.settings.credit_note_key(return_id) for return_id in returns}
         return known & keys
