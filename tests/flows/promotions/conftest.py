@@ -1,5 +1,6 @@
-"""Promotion fixtures: the Shopify, Odoo, Open Loyalty and POS emulators over HTTP once per
-module; a real SqliteBus, a real DBOS WorkflowRuntime and the flow's subscription per test."""
+"""Promotion fixtures: the Shopify, Odoo, Open Loyalty and POS emulators over HTTP once for
+every promotion test file (they use distinct promotion ids and SKUs); a real SqliteBus, a real
+DBOS WorkflowRuntime and the flow's subscription per test."""
 
 from __future__ import annotations
 
@@ -34,13 +35,13 @@ FAST = PublishingSettings(
 )
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     """The four emulators publishing touches, on free loopback ports, seeded from one estate
     (Shopify with a few customers only: promotions need its catalogue, not its shoppers)."""
     estate = await asyncio.to_thread(build_estate, 42)
     factories = {name: factory for name, factory in load_emulators().items() if name in SYSTEMS}
-    folder = tmp_path_factory.mktemp("estate")
+    folder = tmp_path_factory.mktemp("promotions-estate")
     sandbox = Sandbox(factories, dict.fromkeys(factories, 0), folder)
     for system, emulator in sandbox.emulators.items():
         if system == "shopify":
@@ -57,14 +58,14 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     await sandbox.stop()
 
 
-@pytest_asyncio.fixture(loop_scope="module")
+@pytest_asyncio.fixture(loop_scope="session")
 async def bus(tmp_path: Path) -> AsyncIterator[SqliteBus]:
     """A real embedded bus in a fresh folder."""
     async with SqliteBus(tmp_path / "retailhub.sqlite", poll_interval=0.02) as opened:
         yield opened
 
 
-@pytest_asyncio.fixture(loop_scope="module")
+@pytest_asyncio.fixture(loop_scope="session")
 async def hub(tmp_path: Path, bus: SqliteBus, world: World) -> AsyncIterator[SqliteBus]:
     """DBOS launched on SQLite beside the bus, and the publishing flow subscribed."""
     settings = WorkflowSettings.embedded(tmp_path, notification_poll_interval=0.02)

@@ -35,7 +35,7 @@ from .helpers import (
     web_sale,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def test_a_valid_promotion_is_published_everywhere_it_runs_with_full_accuracy(
