@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from retailhub.bus.port import EventBus
+from retailhub.bus.port import EventBus, RetryPolicy
 from retailhub.config import BusBackend, ConfigError, Settings
 from retailhub.connectors.ports import CommercePort, CrmPort, ErpPort, LoyaltyPort, PosPort, System
 from retailhub.estate import Estate, Product, Role, Secrets, SystemSettings, load_estate
@@ -199,6 +200,13 @@ def build_connectors(estate: Estate, secrets: Secrets) -> Connectors:
     return connectors
 
 
+HUB_RETRY = RetryPolicy(
+    max_attempts=10, initial_backoff=timedelta(seconds=1), max_backoff=timedelta(seconds=60)
+)
+"""The flows' retry policy: about four minutes of backoff before an event is dead-lettered, so
+an outage of a few minutes is bridged without an operator."""
+
+
 def routed_erp(estate: Estate, erps: Mapping[str, ErpPort]) -> ErpPort:
     """The one ERP port flows call: the estate's `[routing.erp]` over its ERPs, or its only ERP."""
     from retailhub.flows.erp_routing.router import RoutedErp
@@ -249,6 +257,7 @@ async def open_hub(
     not at module level, so commands that only need a connector start fast.
     """
     from retailhub.flows.alerts import BusAlertSink, create_alerts_table
+    from retailhub.flows.customers.wiring import subscribe_customer_sync
     from retailhub.flows.order_to_cash import subscribe_order_to_cash
     from retailhub.flows.sagas import WorkflowRuntime, WorkflowSettings
 
@@ -263,12 +272,14 @@ async def open_hub(
             hub = Hub(settings, chosen, bus, connectors, erp, runtime, BusAlertSink(bus))
             async with bus.transaction() as transaction:
                 await create_alerts_table(transaction)
+            loyalty = _required(connectors.loyalty, Role.LOYALTY)
+            crm = _required(connectors.crm, Role.CRM)
+            commerce = _required(connectors.commerce, Role.COMMERCE)
             hub.subscriptions += await subscribe_order_to_cash(
-                bus,
-                erp=erp,
-                loyalty=_required(connectors.loyalty, Role.LOYALTY),
-                crm=_required(connectors.crm, Role.CRM),
-                stock=stock,
+                bus, erp=erp, loyalty=loyalty, crm=crm, stock=stock, retry=HUB_RETRY
+            )
+            hub.subscriptions += await subscribe_customer_sync(
+                bus, crm=crm, commerce=commerce, loyalty=loyalty, retry=HUB_RETRY
             )
             yield hub
     finally:
