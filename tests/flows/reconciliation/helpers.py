@@ -71,8 +71,11 @@ def estate_text(urls: dict[str, str]) -> str:
     return re.sub(r"breaker_reset_s = [0-9.]+", "breaker_reset_s = 0.2", text)
 
 
-async def start_flows(bus: SqliteBus, world: World) -> Reconciliation:
-    """Order-to-cash (the ERP moves stock) and the reconciliation ledger on the bus."""
+async def start_flows(
+    bus: SqliteBus, world: World, runtime: WorkflowRuntime | None = None
+) -> Reconciliation:
+    """Order-to-cash (the ERP moves stock) and reconciliation on the bus (with its schedule
+    when `runtime` is launched)."""
     connectors = world.connectors
     assert connectors.loyalty is not None
     assert connectors.crm is not None
@@ -86,7 +89,7 @@ async def start_flows(bus: SqliteBus, world: World) -> Reconciliation:
         retry=FAST_RETRY,
         concurrency=8,
     )
-    return await reconciliation_on(bus, world, runtime=None)
+    return await reconciliation_on(bus, world, runtime)
 
 
 async def reconciliation_on(
