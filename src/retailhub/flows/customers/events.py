@@ -84,9 +84,11 @@ def _moment(declared: datetime | None, event: CloudEvent) -> datetime:
     return declared or event.time or datetime.now(UTC)
 
 
-def profile_change(event: CloudEvent, systems: Iterable[str]) -> ProfileChange | None:
-    """The change an inbound event reports, or None when no system taking part in customer sync
-    reported it (the hub's own events, a system outside the sync)."""
+def profile_change(
+    event: CloudEvent, systems: Iterable[str], position: int = 0
+) -> ProfileChange | None:
+    """The change an inbound event (at `position` in the hub's log) reports, or None when no
+    system taking part in customer sync reported it (the hub's own events, a system outside)."""
     if event.source.startswith(HUB_SOURCE):
         return None
     if event.type == LOYALTY_ACCOUNT_UPDATED:
@@ -102,13 +104,14 @@ def profile_change(event: CloudEvent, systems: Iterable[str]) -> ProfileChange |
             loyalty=LoyaltyMemberRef(member_id=account.member_id, tier=account.tier),
         )
         at = _moment(account.updated_at, event)
-        return ProfileChange(system, profile, at, event.id, LOYALTY_ACCOUNT_FIELDS)
+        return ProfileChange(system, profile, at, event.id, LOYALTY_ACCOUNT_FIELDS, position)
     customer = Customer.model_validate(event.data)
     system = reporting_system(event, customer.identities, systems)
     if system is None:
         return None
     own = customer.model_copy(update={"identities": {system: customer.identities[system]}})
-    return ProfileChange(system, own, _moment(customer.updated_at, event), event.id)
+    at = _moment(customer.updated_at, event)
+    return ProfileChange(system, own, at, event.id, sequence=position)
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,12 @@ def propagation_event(propagation: Propagation, golden: GoldenRecord, role: str)
         "external_id": propagation.external_id,
         "identities": dict(golden.identities),
         "fields": {name: to_json(value) for name, value in propagation.fields.items()},
-        "cause": {"system": cause.system, "event_id": cause.event_id, "at": cause.at.isoformat()},
+        "cause": {
+            "system": cause.system,
+            "event_id": cause.event_id,
+            "at": cause.at.isoformat(),
+            "sequence": cause.sequence,
+        },
     }
     return new_event(
         propagation_type(role),
@@ -151,7 +159,8 @@ def propagation_order(event: CloudEvent) -> PropagationOrder:
     if not isinstance(data, dict):
         raise ValueError(f"{event.type} {event.id} carries no JSON object")
     cause = data["cause"]
-    source = Source(cause["system"], cause["event_id"], datetime.fromisoformat(cause["at"]))
+    at = datetime.fromisoformat(cause["at"])
+    source = Source(cause["system"], cause["event_id"], at, int(cause.get("sequence", 0)))
     values = {name: from_json(name, raw) for name, raw in data["fields"].items()}
     customer_id = str(data["customer_id"])
     customer = build_customer(customer_id, data["identities"], values, source.at)

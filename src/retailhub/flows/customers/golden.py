@@ -17,19 +17,27 @@ from retailhub.canonical.customer import Customer
 from retailhub.flows.customers.fields import FieldValue, profile_fields
 from retailhub.flows.customers.rules import SurvivorshipRules
 
+Stamp = tuple[datetime, int, str]
+"""The order of changes: (moment, sequence, event id)."""
+
 
 @dataclass(frozen=True)
 class Source:
-    """Where a value came from: the system, and the change (event id, when it was made)."""
+    """Where a value came from: the system, and the change (event id, when it was made, and
+    its position in the hub's event log when known)."""
 
     system: str
     event_id: str
     at: datetime
+    sequence: int = 0
+    """The change's position in the hub's log: systems that stamp changes to the second
+    (Shopify) report two edits within one second with one time, and arrival tells them apart."""
 
     @property
-    def stamp(self) -> tuple[datetime, str]:
-        """The order of changes: by time, then by event id so that ties are still ordered."""
-        return (self.at, self.event_id)
+    def stamp(self) -> Stamp:
+        """The order of changes: by time, then by arrival, then by event id so that ties are
+        still ordered."""
+        return (self.at, self.sequence, self.event_id)
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,7 @@ class Claim:
 
     value: FieldValue
     source: Source
-    confirmed: tuple[datetime, str]
+    confirmed: Stamp
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,7 @@ class Held:
     """What the hub believes a system holds for a field (a digest), and as of which change."""
 
     digest: str
-    stamp: tuple[datetime, str]
+    stamp: Stamp
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,8 @@ class ProfileChange:
     at: datetime
     event_id: str
     fields: frozenset[str] | None = None
+    sequence: int = 0
+    """The event's position in the hub's log (0 when not from the log)."""
 
     @property
     def external_id(self) -> str:
@@ -103,7 +113,7 @@ class ProfileChange:
     @property
     def source(self) -> Source:
         """This change as the source of the values it brings."""
-        return Source(self.system, self.event_id, self.at)
+        return Source(self.system, self.event_id, self.at, self.sequence)
 
     def values(self, rules: SurvivorshipRules) -> dict[str, FieldValue]:
         """The fields this change speaks for, as the reporting system can hold them."""

@@ -47,7 +47,7 @@ def take_profile_changes(
     survivorship = rules.survivorship
 
     async def handle(event: CloudEvent, context: HandlerContext) -> None:
-        change = profile_change(event, rules.systems)
+        change = profile_change(event, rules.systems, context.position)
         if change is None:
             return
         transaction = context.transaction

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from retailhub.flows.customers.fields import from_json, to_json
-from retailhub.flows.customers.golden import Claim, GoldenRecord, Held, Source
+from retailhub.flows.customers.golden import Claim, GoldenRecord, Held, Source, Stamp
 from retailhub.flows.customers.rules import SurvivorshipRules
 from retailhub.flows.customers.survivorship import resolve_golden
 
@@ -51,8 +51,7 @@ def golden_from_document(
     }
     held = {
         system: {
-            name: Held(digest, _read_stamp(at, event_id))
-            for name, (digest, at, event_id) in fields.items()
+            name: Held(digest, _read_stamp(*stamp)) for name, (digest, *stamp) in fields.items()
         }
         for system, fields in document["held"].items()
     }
@@ -66,18 +65,24 @@ def _claim(claim: Claim) -> dict[str, Any]:
         "value": to_json(claim.value),
         "event_id": claim.source.event_id,
         "at": claim.source.at.isoformat(),
+        "sequence": claim.source.sequence,
         "confirmed": _stamp(claim.confirmed),
     }
 
 
 def _read_claim(name: str, system: str, raw: Mapping[str, Any]) -> Claim:
-    source = Source(system, raw["event_id"], datetime.fromisoformat(raw["at"]))
+    at = datetime.fromisoformat(raw["at"])
+    source = Source(system, raw["event_id"], at, int(raw.get("sequence", 0)))
     return Claim(from_json(name, raw["value"]), source, _read_stamp(*raw["confirmed"]))
 
 
-def _stamp(stamp: tuple[datetime, str]) -> list[str]:
-    return [stamp[0].isoformat(), stamp[1]]
+def _stamp(stamp: Stamp) -> list[str | int]:
+    return [stamp[0].isoformat(), stamp[1], stamp[2]]
 
 
-def _read_stamp(at: str, event_id: str) -> tuple[datetime, str]:
-    return (datetime.fromisoformat(at), event_id)
+def _read_stamp(*parts: Any) -> Stamp:
+    """A stamp as stored: [at, sequence, event id] (or [at, event id], from before sequences)."""
+    if len(parts) == 2:
+        return (datetime.fromisoformat(parts[0]), 0, str(parts[1]))
+    at, sequence, event_id = parts
+    return (datetime.fromisoformat(at), int(sequence), str(event_id))
