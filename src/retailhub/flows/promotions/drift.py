@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 from enum import Enum
 from typing import Any
 
@@ -85,11 +85,12 @@ class ChannelCheck:
 
 
 def percent(matched: int, compared: int) -> Decimal:
-    """`matched` of `compared` as a percentage with one decimal; 100 when nothing was compared."""
+    """`matched` of `compared` as a percentage with one decimal, rounded down so that only a
+    full match reads 100; 100 when nothing was compared."""
     if compared == 0:
         return _HUNDRED
     return (Decimal(matched) * _HUNDRED / Decimal(compared)).quantize(
-        Decimal("0.1"), rounding=ROUND_HALF_UP
+        Decimal("0.1"), rounding=ROUND_DOWN
     )
 
 
