@@ -1,4 +1,4 @@
-"""Checkout fixtures: the Open Loyalty emulator over HTTP once per module (the only system
+"""Checkout fixtures: the Open Loyalty emulator over HTTP once per test package (the only system
 checkout calls), a real SqliteBus per test, and faults cleared after every test."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ MEMBERS = 300
 """Members seeded into the emulator: enough for every test to have its own."""
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     """The Open Loyalty emulator on a free loopback port and the loyalty port on it."""
     estate = await asyncio.to_thread(build_estate, 42)
@@ -46,7 +46,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     await sandbox.stop()
 
 
-@pytest_asyncio.fixture(loop_scope="module")
+@pytest_asyncio.fixture(loop_scope="package")
 async def bus(tmp_path: Path, world: World) -> AsyncIterator[SqliteBus]:
     """A real embedded bus in a fresh folder; the emulator's faults are cleared afterwards."""
     async with SqliteBus(tmp_path / "hub.sqlite", poll_interval=0.02) as opened:

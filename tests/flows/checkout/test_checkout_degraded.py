@@ -28,7 +28,7 @@ from retailhub.sandbox.seed import EstateCustomer
 
 from .helpers import STORE, World, balance_at_platform, basket, set_faults, until_posted
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 POLICY = CheckoutPolicy(
     loyalty_budget_s=5.0,

@@ -25,7 +25,7 @@ from retailhub.flows.checkout import (
 
 from .helpers import STORE, Clock, World, balance_at_platform, basket, store_sale
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 ONLINE = CheckoutPolicy(loyalty_budget_s=5.0, reservation_ttl=timedelta(minutes=10))
 """A budget no loopback call under load reaches, so these tests never fall back by accident."""

@@ -196,7 +196,7 @@ class CheckoutDesk:
         if points <= 0:
             raise RedemptionRefused(f"points to redeem must be positive, not {points}")
         redemption_id = redemption_id_for(client_id, idempotency_key)
-        async with self._lock(redemption_id):
+        async with self.lock_for(redemption_id):
             async with self.bus.transaction() as transaction:
                 existing = await get_redemption(transaction, redemption_id)
             if existing is not None:
@@ -348,7 +348,7 @@ class CheckoutDesk:
     async def capture(self, client_id: str, redemption_id: str) -> Redemption:
         """The sale completed: spend the reserved points (at once, or through the queue when the
         platform is unavailable); capturing again changes nothing."""
-        async with self._lock(redemption_id):
+        async with self.lock_for(redemption_id):
             current = await self.redemption(client_id, redemption_id)
             if current.state in (RedemptionState.CAPTURED, RedemptionState.POSTED):
                 return current
@@ -363,7 +363,7 @@ class CheckoutDesk:
     async def release(self, client_id: str, redemption_id: str) -> Redemption:
         """The sale was voided or abandoned: give the points back; releasing again changes
         nothing, and a captured redemption cannot be released (that is a return)."""
-        async with self._lock(redemption_id):
+        async with self.lock_for(redemption_id):
             current = await self.redemption(client_id, redemption_id)
             if current.state in (RedemptionState.RELEASED, RedemptionState.EXPIRED):
                 return current
@@ -452,7 +452,9 @@ class CheckoutDesk:
             )
         return known
 
-    def _lock(self, redemption_id: str) -> asyncio.Lock:
+    def lock_for(self, redemption_id: str) -> asyncio.Lock:
+        """The lock that keeps a till's calls and the background settlement from acting on one
+        redemption at the same time (within this process)."""
         lock = self._locks.get(redemption_id)
         if lock is None:
             lock = asyncio.Lock()

@@ -58,10 +58,17 @@ async def expire_overdue_reservations(desk: CheckoutDesk) -> PassReport:
         overdue = await redemptions_expired(transaction, now, desk.policy.settle_batch)
     expired = []
     for redemption in overdue:
-        marked = replace(redemption, sale_outcome=SaleOutcome.EXPIRED, updated_at=now)
-        if marked.state is RedemptionState.OFFLINE_APPROVED and not marked.platform_attempted:
-            marked = replace(marked, state=RedemptionState.EXPIRED)
-        async with desk.bus.transaction() as transaction:
+        lock = desk.lock_for(redemption.redemption_id)
+        async with lock, desk.bus.transaction() as transaction:
+            current = await get_redemption(transaction, redemption.redemption_id)
+            if current is None or current.sale_outcome is not None:
+                continue
+            marked = replace(current, sale_outcome=SaleOutcome.EXPIRED, updated_at=now)
+            never_held = current.state is RedemptionState.OFFLINE_APPROVED and not (
+                current.platform_attempted
+            )
+            if never_held:
+                marked = replace(marked, state=RedemptionState.EXPIRED)
             await save_redemption(transaction, marked)
         expired.append(marked)
     at_platform = [r for r in expired if r.pending]
@@ -80,7 +87,7 @@ async def _settle_all(desk: CheckoutDesk, queue: list[Redemption], finished: int
     settled, refused, platform_up = 0, 0, False
     for position, redemption in enumerate(queue):
         try:
-            done = await settle(desk.bus, desk.loyalty, redemption, _within(desk), desk.clock)
+            done = await _settle_one(desk, redemption)
         except UNAVAILABLE as error:
             if not platform_up and not await _platform_answers(desk, redemption):
                 return PassReport(settled, refused, len(queue) - position, platform_down=True)
@@ -91,6 +98,14 @@ async def _settle_all(desk: CheckoutDesk, queue: list[Redemption], finished: int
         settled += 1
         refused += done.state is RedemptionState.REJECTED
     return PassReport(settled + finished, refused, 0)
+
+
+async def _settle_one(desk: CheckoutDesk, redemption: Redemption) -> Redemption:
+    """Settle one redemption as it stands now, holding its lock against a till's call."""
+    async with desk.lock_for(redemption.redemption_id):
+        async with desk.bus.transaction() as transaction:
+            current = await get_redemption(transaction, redemption.redemption_id) or redemption
+        return await settle(desk.bus, desk.loyalty, current, _within(desk), desk.clock)
 
 
 async def _platform_answers(desk: CheckoutDesk, redemption: Redemption) -> bool:
