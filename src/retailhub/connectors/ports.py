@@ -113,12 +113,11 @@ class ErpPort(System):
     async def find_posting(self, key: str) -> Posting | None:
         """The sale order or credit note written under `key`, if any."""
 
+    @abstractmethod
     async def cancel_sale_order(self, key: str) -> Posting | None:
         """Cancel the sale order posted under `key` (the stock it moved goes back): the
         cancelled posting, or None if nothing was posted under `key`; repeating it changes
-        nothing. Every product connector implements it; an ERP façade that cannot say which
-        ERP holds the order refuses."""
-        raise NotImplementedError(f"{self.name} cannot cancel sale orders")
+        nothing."""
 
     @abstractmethod
     async def post_credit_note(self, document: Return, key: str) -> Posting:

@@ -33,6 +33,7 @@ class FakeErp(ErpPort):
         self.skus = list(skus)
         self.surcharge = surcharge
         self.down = False
+        self.breaker = "closed"
         self.gate = asyncio.Event()
         self.gate.set()
         self.posted: dict[str, Posting] = {}
@@ -53,6 +54,16 @@ class FakeErp(ErpPort):
     async def find_posting(self, key: str) -> Posting | None:
         await self._call()
         return self.posted.get(key)
+
+    async def cancel_sale_order(self, key: str) -> Posting | None:
+        await self._call()
+        if key not in self.posted or not self.posted[key].external_id.startswith("SO-"):
+            return None
+        self.posted[key] = dataclasses.replace(self.posted[key], status="cancel")
+        return self.posted[key]
+
+    def circuit_state(self) -> str:
+        return self.breaker
 
     async def post_credit_note(self, document: Return, key: str) -> Posting:
         await self._call()

@@ -191,6 +191,50 @@ async def test_a_credit_note_is_voided_where_it_was_issued() -> None:
     ]
 
 
+async def test_a_sale_order_is_cancelled_where_it_was_posted_and_in_its_shadow() -> None:
+    estate = Estate("cloud")
+    try:
+        await estate.erp.post_sale_order(cash_sale("S-11", "BRU01"), "S-11")
+        await estate.erp.post_credit_note(
+            store_return("R-11", cash_sale("S-11", "BRU01"), "BRU01"), "R-11"
+        )
+        cancelled = await estate.erp.cancel_sale_order("S-11")
+        again = await estate.erp.cancel_sale_order("S-11")
+        assert await estate.erp.cancel_sale_order("S-NONE") is None
+        assert await estate.erp.cancel_sale_order("R-11") is None
+        await estate.drained()
+    finally:
+        await estate.erp.close()
+    assert cancelled is not None
+    assert (cancelled.system, cancelled.status) == ("be", "cancel")
+    assert again == cancelled, "a repeat changes nothing and answers the same posting"
+    assert estate.be.posted["S-11"].status == "cancel"
+    assert estate.cloud.posted["S-11"].status == "cancel"
+    assert estate.be.posted["R-11"].status == "posted"
+    assert "S-11" not in estate.nl.posted
+    assert [r.operation.value for r in estate.recorder.for_key("S-11")] == [
+        "post_sale_order",
+        "cancel_sale_order",
+        "cancel_sale_order",
+    ]
+    differing = {tuple(d.field for d in r.differences) for r in estate.recorder.for_key("S-11")}
+    assert differing == {("amount",)}, "the Belgian surcharge only: both agree it is cancelled"
+
+
+async def test_the_routed_breaker_is_the_worst_of_the_routed_erps_not_the_shadow() -> None:
+    estate = Estate("cloud")
+    try:
+        assert estate.erp.circuit_state() == "closed"
+        estate.cloud.breaker = "open"
+        assert estate.erp.circuit_state() == "closed"
+        estate.be.breaker = "half_open"
+        assert estate.erp.circuit_state() == "half_open"
+        estate.nl.breaker = "open"
+        assert estate.erp.circuit_state() == "open"
+    finally:
+        await estate.erp.close()
+
+
 async def test_postings_and_stock_come_from_the_erp_that_owns_the_location() -> None:
     estate = Estate("be")
     try:

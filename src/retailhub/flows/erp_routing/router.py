@@ -6,7 +6,8 @@ a document always routes the same way, so a repeat finds the first posting on th
 (Changing the rules while documents are in flight can send a repeat elsewhere: change them at
 a business-day boundary; reconciliation finds a posting made twice.) Calls that carry only a
 key search the routed ERPs in `RoutingPlan.lookup_order`: `find_posting` answers the first
-posting found, and `void_credit_note` voids the credit note where it is found. Postings and
+posting found, and `cancel_sale_order` and `void_credit_note` act where the document is found.
+`circuit_state` is the worst breaker among the routed ERPs (the shadow's never counts). Postings and
 stock levels are stamped with the instance's system name, so reconciliation tells them apart.
 
 Reads, which no single document routes:
@@ -115,6 +116,31 @@ class RoutedErp(ErpPort):
 
         await self._copy(key, ShadowOperation.POST_CREDIT_NOTE, system, copy)
         return posting
+
+    async def cancel_sale_order(self, key: str) -> Posting | None:
+        """Cancel the sale order on the routed ERP that holds `key` (None when none does), and
+        copy the cancellation to the shadow that received the order."""
+        found = await self._locate(key)
+        if found is None:
+            return None
+        system, _ = found
+        cancelled = await self.erps[system].cancel_sale_order(key)
+        if cancelled is None:
+            return None
+        posting = _stamped(cancelled, system)
+
+        async def copy(shadow: ErpPort) -> tuple[FieldDifference, ...]:
+            copied = await shadow.cancel_sale_order(key)
+            return () if copied is None else compare_postings(posting, copied)
+
+        await self._copy(key, ShadowOperation.CANCEL_SALE_ORDER, system, copy)
+        return posting
+
+    def circuit_state(self) -> str:
+        """The worst breaker among the routed ERPs: `open` if any is open, else `half_open` if
+        any is, else `closed`. The shadow ERP never holds up the primary, so it does not count."""
+        states = {self.erps[system].circuit_state() for system in self.plan.targets}
+        return next((state for state in ("open", "half_open") if state in states), "closed")
 
     async def void_credit_note(self, key: str) -> None:
         found = await self._locate(key)

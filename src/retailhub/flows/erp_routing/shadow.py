@@ -24,6 +24,7 @@ class ShadowOperation(StrEnum):
     """The ERP call that was copied to the shadow."""
 
     POST_SALE_ORDER = "post_sale_order"
+    CANCEL_SALE_ORDER = "cancel_sale_order"
     POST_CREDIT_NOTE = "post_credit_note"
     VOID_CREDIT_NOTE = "void_credit_note"
     ADJUST_STOCK = "adjust_stock"
