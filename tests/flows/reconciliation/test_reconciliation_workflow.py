@@ -12,8 +12,10 @@ import pytest_asyncio
 from dbos import DBOS
 
 from retailhub.bus.sqlite import SqliteBus
+from retailhub.canonical.base import Channel
 from retailhub.canonical.catalogue import to_event
-from retailhub.flows.alerts import open_alerts
+from retailhub.canonical.returns import ReturnStatus
+from retailhub.flows.alerts import BusAlertSink, open_alerts
 from retailhub.flows.order_to_cash.events import ORDER_CREATED
 from retailhub.flows.reconciliation import (
     DiscrepancyKind,
@@ -23,9 +25,20 @@ from retailhub.flows.reconciliation import (
     start_reconciliation,
     trigger_schedule,
 )
+from retailhub.flows.returns import register_return_to_refund, subscribe_return_to_refund
 from retailhub.flows.sagas import WorkflowRuntime, WorkflowSettings
 
-from .helpers import World, cleared, drained, set_faults, start_flows, web_order
+from .helpers import (
+    World,
+    cleared,
+    drained,
+    eventually,
+    members,
+    refund_of,
+    set_faults,
+    start_flows,
+    web_order,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -102,3 +115,44 @@ async def test_the_daily_schedule_reconciles_the_day_before(
     keys = {(f.discrepancy.kind, f.discrepancy.key) for f in found}
     assert (DiscrepancyKind.POSTING_WITHOUT_ORDER, "odoo:REC-WF-MANUAL-1") in keys
     assert all(f.discrepancy.business_day == yesterday for f in found)
+
+
+async def test_a_return_refunded_by_the_return_saga_reconciles_clean(
+    bus: SqliteBus, world: World, runtime: WorkflowRuntime, flows: Reconciliation
+) -> None:
+    connectors = world.connectors
+    assert connectors.loyalty is not None
+    assert connectors.crm is not None
+    refunds = register_return_to_refund(
+        bus,
+        erp=connectors.erps["odoo"],
+        loyalty=connectors.loyalty,
+        crm=connectors.crm,
+        commerce=None,
+        alerts=BusAlertSink(bus),
+    )
+    await subscribe_return_to_refund(bus, runtime, refunds)
+    day = world.day(31)
+    person = members(world.estate)[70]
+    sold = web_order(world, "REC-WF-RET-1", day, person, [sku(world, 202), sku(world, 203)])
+    sold = sold.model_copy(update={"channel": Channel.STORE, "location": "AMS01"})
+    await bus.publish([to_event(sold, ORDER_CREATED, "/pos/AMS01")])
+    await drained(bus)
+    back = refund_of(sold, "RET-WF-1", ReturnStatus.RECEIVED).model_copy(
+        update={
+            "initiated_channel": Channel.STORE,
+            "received_channel": Channel.STORE,
+            "received_location": "AMS01",
+        }
+    )
+    await bus.publish([to_event(back, "retail.return.received.v1", "/pos/AMS01")])
+
+    async def refunded() -> bool:
+        return bool(await bus.tail(key="RET-WF-1", types=["retail.return.refunded.v1"]))
+
+    await eventually(refunded, "the return saga to refund RET-WF-1")
+    await drained(bus)
+    run: ReconciliationRun = await (await start_reconciliation(runtime, day)).get_result()
+    assert run.report.checked.returns == 1
+    assert run.report.discrepancies == ()
+    assert set(run.report.stores) == {"AMS01"}
