@@ -24,7 +24,7 @@ from retailhub.flows.promotions import (
 from retailhub.flows.promotions.publishing import REFUSALS
 from retailhub.flows.sagas import StepRetry, WorkflowRuntime, WorkflowSettings
 from retailhub.sandbox.runner import Sandbox, load_emulators
-from retailhub.sandbox.seed import build_estate
+from retailhub.sandbox.seed import Estate, build_estate
 
 from .helpers import World, sandbox_estate_text
 
@@ -35,19 +35,28 @@ FAST = PublishingSettings(
 )
 
 
+def small_estate(estate: Estate, products: int = 300, customers: int = 50) -> Estate:
+    """The estate cut to the first products (and the campaign's) and a few shoppers: promotions
+    touch a few SKUs each, and seeding all 2,400 items in four emulators is most of the time."""
+    kept = {p.sku for p in estate.products[:products]} | set(estate.campaign.eligibility.skus)
+    return dataclasses.replace(
+        estate,
+        products=tuple(p for p in estate.products if p.sku in kept),
+        prices=tuple(p for p in estate.prices if p.sku in kept),
+        inventory=tuple(level for level in estate.inventory if level.sku in kept),
+        customers=estate.customers[:customers],
+    )
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    """The four emulators publishing touches, on free loopback ports, seeded from one estate
-    (Shopify with a few customers only: promotions need its catalogue, not its shoppers)."""
-    estate = await asyncio.to_thread(build_estate, 42)
+    """The four emulators publishing touches, on free loopback ports, seeded from one estate."""
+    estate = small_estate(await asyncio.to_thread(build_estate, 42))
     factories = {name: factory for name, factory in load_emulators().items() if name in SYSTEMS}
     folder = tmp_path_factory.mktemp("promotions-estate")
     sandbox = Sandbox(factories, dict.fromkeys(factories, 0), folder)
-    for system, emulator in sandbox.emulators.items():
-        if system == "shopify":
-            emulator.load(dataclasses.replace(estate, customers=estate.customers[:20]))
-        else:
-            emulator.load(estate)
+    for emulator in sandbox.emulators.values():
+        emulator.load(estate)
     urls = await sandbox.start()
     text = sandbox_estate_text(urls)
     estate_file = folder / "estate.toml"

@@ -7,9 +7,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from dbos import DBOS
 
 from retailhub.bus.sqlite import SqliteBus
 from retailhub.canonical.base import Channel
+from retailhub.canonical.catalogue import to_event
 from retailhub.canonical.promotion import Promotion, PromotionStatus
 from retailhub.connectors.ports import BasketLine
 from retailhub.flows.alerts import open_alerts
@@ -27,6 +29,7 @@ from retailhub.flows.promotions import (
 from .helpers import (
     World,
     edit_earning_rule,
+    handled,
     once_closed,
     promotion,
     publish_and_wait,
@@ -271,3 +274,66 @@ async def test_a_sale_of_the_bonus_sku_earns_the_published_campaign_bonus(
     assert quoted.bonus_points - quoted_before.bonus_points == 90
     assert quoted.points_to_earn - quoted_before.points_to_earn == 90
     assert after.points - before.points == 90
+
+
+async def test_the_same_version_authored_twice_runs_one_saga(world: World, hub: SqliteBus) -> None:
+    authored = promotion("TWICE-5", world.skus(100, 1), {"type": "percent_off", "percent": "5"})
+    again = to_event(
+        authored, "retail.promotion.authored.v1", "/loyalty/openloyalty", id="re-authored"
+    )
+
+    await publish_and_wait(hub, authored)
+    await handled(hub, await hub.publish_one(again))
+
+    workflows = await DBOS.list_workflows_async(workflow_id_prefix=f"{SAGA_NAME}:TWICE-5:")
+    assert [w.workflow_id for w in workflows] == [f"{SAGA_NAME}:TWICE-5:v1"]
+    assert await shopify_rule_titles(world, "TWICE-5") == ["Test TWICE-5 [TWICE-5 v1]"]
+
+
+async def test_a_version_leaving_a_channel_is_withdrawn_from_it(
+    world: World, hub: SqliteBus
+) -> None:
+    skus = world.skus(105, 2)
+    both = promotion("STORES-6", skus, {"type": "percent_off", "percent": "6"})
+    store_only = promotion(
+        "STORES-6",
+        skus,
+        {"type": "percent_off", "percent": "6"},
+        version=2,
+        channels=(Channel.STORE,),
+    )
+    await publish_and_wait(hub, both)
+
+    view = await publish_and_wait(hub, store_only)
+
+    assert view.latest.state == VersionState.PUBLISHED
+    assert [c.target for c in view.latest.channels] == ["pos"]
+    assert await world.commerce.get_promotion("STORES-6") is None
+    on_pos = await world.pos.get_promotion("STORES-6")
+    assert on_pos is not None
+    assert on_pos.version == 2
+    async with hub.transaction() as transaction:
+        rows = await transaction.fetch_all(
+            "SELECT target, state FROM promo_channels WHERE promotion_id = 'STORES-6'"
+            " AND version = 1 ORDER BY target"
+        )
+    assert rows == [("commerce", "withdrawn"), ("pos", "superseded")]
+
+
+async def test_a_failed_version_takes_its_predecessor_out_too_never_half_published(
+    world: World, hub: SqliteBus
+) -> None:
+    skus = world.skus(110, 2)
+    first = promotion("HALF-7", skus, {"type": "percent_off", "percent": "7"})
+    second = promotion("HALF-7", skus, {"type": "percent_off", "percent": "8"}, version=2)
+    await publish_and_wait(hub, first)
+    await set_faults(world, "poslog", {"error_rate": 1.0})
+    try:
+        view = await publish_and_wait(hub, second)
+    finally:
+        await set_faults(world, "poslog", None)
+
+    assert [(v, s.value) for v, s in view.versions] == [(2, "failed"), (1, "withdrawn")]
+    assert view.live is None
+    assert await world.commerce.get_promotion("HALF-7") is None
+    assert await shopify_rule_titles(world, "HALF-7") == []
