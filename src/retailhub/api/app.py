@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from starlette.requests import Request
 from starlette.types import Scope
 
@@ -22,7 +24,7 @@ from retailhub.api.guards import BodySizeLimit, DeprecationNotice, JsonOnly
 from retailhub.api.hooks import hubspot, poslog, shopify
 from retailhub.api.hooks.inbox import create_inbox_table
 from retailhub.api.idempotency import IdempotencyKeys, create_idempotency_table
-from retailhub.api.problems import Problem, install_problem_handlers
+from retailhub.api.problems import PROBLEM_JSON, Problem, install_problem_handlers
 from retailhub.api.routes import customers, orders, promotions, returns
 from retailhub.api.security import presented_key
 from retailhub.api.services import ApiServices
@@ -30,7 +32,6 @@ from retailhub.flows.customers.tables import create_customer_sync_tables
 from retailhub.flows.order_to_cash.status import create_order_status_table
 from retailhub.flows.returns.status import create_status_tables
 
-API_VERSION = "v1"
 DESCRIPTION = """The retailhub API: order, return, customer and promotion status across the
 estate's systems, returns, inbound webhooks and health. Authenticate with an API key
 (`Authorization: Bearer rhk_...`); send an `Idempotency-Key` with every POST; every error is an
@@ -74,6 +75,7 @@ def create_app(services: ApiServices) -> FastAPI:
     app.add_middleware(JsonOnly)
     app.add_middleware(DeprecationNotice, deprecations=services.deprecations)
     app.add_middleware(BodySizeLimit, limits=services.limits)
+    app.openapi = lambda: _openapi_with_governance(app)  # type: ignore[method-assign]
     app.include_router(health.router)
     app.include_router(orders.router)
     app.include_router(returns.router)
@@ -85,3 +87,62 @@ def create_app(services: ApiServices) -> FastAPI:
     if services.checkout_router is not None:
         app.include_router(services.checkout_router)
     return app
+
+
+_PROBLEM = {"$ref": "#/components/schemas/Problem"}
+_GOVERNANCE_RESPONSES = {
+    "401": "No API key, or one the hub did not issue or has revoked",
+    "403": "The client holds none of the scopes this needs",
+    "429": "Over the client's rate; retry after Retry-After seconds",
+}
+_WRITE_RESPONSES = {
+    "400": "No Idempotency-Key",
+    "409": "The first request with this Idempotency-Key is still running",
+    "413": "The body is over the size limit",
+    "415": "The body is not JSON",
+    "422": "The body is not valid, or the Idempotency-Key was used with another body",
+}
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": _PROBLEM}}}
+
+
+def _openapi_with_governance(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus what the middleware adds: the Idempotency-Key header on POSTs
+    under /v1, and the problem answers of authentication, rate limits and the guards."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            if operation.get("security"):
+                for status, description in _GOVERNANCE_RESPONSES.items():
+                    responses.setdefault(status, _problem_response(description))
+            if method == "post" and path.startswith("/v1/"):
+                _require_idempotency_key(operation)
+                for status, description in _WRITE_RESPONSES.items():
+                    responses.setdefault(status, _problem_response(description))
+    app.openapi_schema = schema
+    return schema
+
+
+def _require_idempotency_key(operation: dict[str, Any]) -> None:
+    parameters = operation.setdefault("parameters", [])
+    parameters[:] = [p for p in parameters if p.get("name", "").lower() != "idempotency-key"]
+    parameters.append(
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": True,
+            "description": "A unique value per operation; a retry with the same key and body"
+            " gets the first answer again (Idempotent-Replayed: true), another body 422.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        }
+    )
