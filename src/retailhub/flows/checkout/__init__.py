@@ -10,7 +10,7 @@ Wiring (bootstrap)::
     task = asyncio.create_task(keep_checkout_settled(desk))  # cancel it on shutdown
 """
 
-from retailhub.flows.checkout.desk import CheckoutDesk, redemption_id_for
+from retailhub.flows.checkout.desk import CheckoutDesk
 from retailhub.flows.checkout.documents import (
     CheckoutError,
     CheckoutQuote,
@@ -24,6 +24,7 @@ from retailhub.flows.checkout.documents import (
     RedemptionRefused,
     RedemptionState,
     SaleOutcome,
+    redemption_id_for,
 )
 from retailhub.flows.checkout.policy import CheckoutPolicy
 from retailhub.flows.checkout.settlement import REJECTED_ALERT

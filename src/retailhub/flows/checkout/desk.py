@@ -11,7 +11,6 @@ queue (see `upkeep`) until the platform is back.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -24,7 +23,6 @@ from retailhub.connectors.ports import BasketLine, LoyaltyPort, LoyaltyQuote
 from retailhub.flows.alerts import resolve_alert
 from retailhub.flows.checkout.documents import (
     CheckoutQuote,
-    IdempotencyConflict,
     KnownBalance,
     LoyaltyUnavailable,
     MemberNotFound,
@@ -33,6 +31,7 @@ from retailhub.flows.checkout.documents import (
     RedemptionClosed,
     RedemptionNotFound,
     RedemptionRefused,
+    RedemptionRequest,
     RedemptionState,
     SaleOutcome,
 )
@@ -56,13 +55,6 @@ from retailhub.flows.checkout.store import (
 def utc_now() -> datetime:
     """The current moment in UTC."""
     return datetime.now(UTC)
-
-
-def redemption_id_for(client_id: str, idempotency_key: str) -> str:
-    """The redemption id one client's Idempotency-Key always leads to, so the same key reserves
-    once (here and, as the block's key, at the platform)."""
-    digest = hashlib.sha256(f"{client_id}\n{idempotency_key}".encode()).hexdigest()
-    return f"rdm_{digest[:32]}"
 
 
 def _aliases(member: MemberRef, account: LoyaltyAccount) -> list[tuple[str, str]]:
@@ -195,15 +187,15 @@ class CheckoutDesk:
         platform, or approved offline within the policy when the platform is unavailable."""
         if points <= 0:
             raise RedemptionRefused(f"points to redeem must be positive, not {points}")
-        redemption_id = redemption_id_for(client_id, idempotency_key)
-        async with self.lock_for(redemption_id):
+        request = RedemptionRequest(client_id, idempotency_key, member, points, sale_id)
+        async with self.lock_for(request.redemption_id):
             async with self.bus.transaction() as transaction:
-                existing = await get_redemption(transaction, redemption_id)
+                existing = await get_redemption(transaction, request.redemption_id)
             if existing is not None:
-                return _replayed(existing, client_id, points, sale_id)
+                return request.replayed(existing)
             known_id = await self._member_id_of(member)
             deadline = self.guard.deadline()
-            attempted: list[bool] = []
+            block_sent = False
             try:
                 account = await self.guard.run(lambda: self._find(member), deadline)
                 now = self.clock()
@@ -211,43 +203,26 @@ class CheckoutDesk:
                     known = await self._remember(transaction, member, account, now)
                     outstanding = await offline_outstanding(transaction, account.member_id)
                 _check_online(known, outstanding, points)
-                attempted.append(True)
+                block_sent = True
                 transfer_id = await self.guard.run(
-                    lambda: self._block(account.member_id, points, redemption_id), deadline
+                    lambda: self._block(account.member_id, points, request.redemption_id),
+                    deadline,
                 )
             except UNAVAILABLE as error:
-                return await self._approve_offline(
-                    client_id,
-                    idempotency_key,
-                    member,
-                    known_id,
-                    points,
-                    sale_id,
-                    bool(attempted),
-                    error,
-                )
+                return await self._approve_offline(request, known_id, block_sent, error)
             now = self.clock()
-            reserved = Redemption(
-                redemption_id=redemption_id,
-                client_id=client_id,
-                idempotency_key=idempotency_key,
-                member_id=account.member_id,
-                points=points,
-                sale_id=sale_id,
-                state=RedemptionState.RESERVED,
-                offline=False,
-                sale_outcome=None,
+            reserved = request.redemption(
+                account.member_id,
+                RedemptionState.RESERVED,
+                now,
+                self.policy.reservation_ttl,
                 transfer_id=transfer_id,
-                spend_transfer_id=None,
-                created_at=now,
-                expires_at=now + self.policy.reservation_ttl,
-                updated_at=now,
                 platform_attempted=True,
             )
             async with self.bus.transaction() as transaction:
                 await insert_redemption(transaction, reserved, self.business_day(now))
                 await adjust_known_balance(transaction, account.member_id, -points, now)
-                stored = await get_redemption(transaction, redemption_id)
+                stored = await get_redemption(transaction, request.redemption_id)
             return stored or reserved
 
     async def _block(self, member_id: str, points: int, redemption_id: str) -> str:
@@ -261,44 +236,30 @@ class CheckoutDesk:
 
     async def _approve_offline(
         self,
-        client_id: str,
-        idempotency_key: str,
-        member: MemberRef,
+        request: RedemptionRequest,
         known_id: str | None,
-        points: int,
-        sale_id: str,
-        attempted: bool,
+        block_sent: bool,
         error: BaseException,
     ) -> Redemption:
         """Approve within the offline policy from the last-known balance, or refuse saying which
-        limit stands in the way; the approval joins the offline queue."""
+        limit stands in the way; the approval joins the offline queue. `block_sent`: the
+        platform may have taken the block although its answer never came."""
         reason = _unavailable_reason(error)
-        redemption_id = redemption_id_for(client_id, idempotency_key)
         now = self.clock()
         day = self.business_day(now)
         async with self.bus.transaction() as transaction:
-            known = await self._last_known(transaction, member, known_id, reason, lock=True)
-            await self._check_offline(transaction, known, points, day)
-            approved = Redemption(
-                redemption_id=redemption_id,
-                client_id=client_id,
-                idempotency_key=idempotency_key,
-                member_id=known.member_id,
-                points=points,
-                sale_id=sale_id,
-                state=RedemptionState.OFFLINE_APPROVED,
-                offline=True,
-                sale_outcome=None,
-                transfer_id=None,
-                spend_transfer_id=None,
-                created_at=now,
-                expires_at=now + self.policy.reservation_ttl,
-                updated_at=now,
-                last_error=reason,
-                platform_attempted=attempted,
+            known = await self._last_known(transaction, request.member, known_id, reason, lock=True)
+            await self._check_offline(transaction, known, request.points, day)
+            approved = request.redemption(
+                known.member_id,
+                RedemptionState.OFFLINE_APPROVED,
+                now,
+                self.policy.reservation_ttl,
+                platform_attempted=block_sent,
+                note=reason,
             )
             await insert_redemption(transaction, approved, day)
-            stored = await get_redemption(transaction, redemption_id)
+            stored = await get_redemption(transaction, request.redemption_id)
         return stored or approved
 
     async def _check_offline(
@@ -483,16 +444,6 @@ def _check_online(known: KnownBalance, outstanding: int, points: int) -> None:
             f"{points} points is more than the {max(0, available)} points available"
             f" (balance {known.balance}, {outstanding} approved offline not yet posted)"
         )
-
-
-def _replayed(existing: Redemption, client_id: str, points: int, sale_id: str) -> Redemption:
-    """The redemption a repeated Idempotency-Key reserved, if the request is the same."""
-    if existing.client_id != client_id or (existing.points, existing.sale_id) != (points, sale_id):
-        raise IdempotencyConflict(
-            f"Idempotency-Key {existing.idempotency_key!r} reserved {existing.points} points"
-            f" for sale {existing.sale_id} already"
-        )
-    return existing
 
 
 def _unavailable_reason(error: BaseException) -> str:

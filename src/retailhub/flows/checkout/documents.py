@@ -3,8 +3,9 @@ a points redemption and its states, and the refusals a till must show its cashie
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from retailhub.connectors.ports import RewardOffer
@@ -131,6 +132,73 @@ class Redemption:
         if self.state is RedemptionState.OFFLINE_APPROVED:
             return True
         return self.state is RedemptionState.RESERVED and self.sale_outcome is not None
+
+
+def redemption_id_for(client_id: str, idempotency_key: str) -> str:
+    """The redemption id one client's Idempotency-Key always leads to, so the same key reserves
+    once (in the hub and, as the block's key, at the platform)."""
+    digest = hashlib.sha256(f"{client_id}\n{idempotency_key}".encode()).hexdigest()
+    return f"rdm_{digest[:32]}"
+
+
+@dataclass(frozen=True)
+class RedemptionRequest:
+    """A till's request to set points aside for a sale, under its Idempotency-Key."""
+
+    client_id: str
+    idempotency_key: str
+    member: MemberRef
+    points: int
+    sale_id: str
+
+    @property
+    def redemption_id(self) -> str:
+        """The id this request's redemption has, whichever attempt creates it."""
+        return redemption_id_for(self.client_id, self.idempotency_key)
+
+    def redemption(
+        self,
+        member_id: str,
+        state: RedemptionState,
+        now: datetime,
+        ttl: timedelta,
+        *,
+        transfer_id: str | None = None,
+        platform_attempted: bool,
+        note: str | None = None,
+    ) -> Redemption:
+        """The new redemption for this request, valid for `ttl` from `now`."""
+        return Redemption(
+            redemption_id=self.redemption_id,
+            client_id=self.client_id,
+            idempotency_key=self.idempotency_key,
+            member_id=member_id,
+            points=self.points,
+            sale_id=self.sale_id,
+            state=state,
+            offline=state is RedemptionState.OFFLINE_APPROVED,
+            sale_outcome=None,
+            transfer_id=transfer_id,
+            spend_transfer_id=None,
+            created_at=now,
+            expires_at=now + ttl,
+            updated_at=now,
+            last_error=note,
+            platform_attempted=platform_attempted,
+        )
+
+    def replayed(self, existing: Redemption) -> Redemption:
+        """The redemption a repeated Idempotency-Key reserved, if the request is the same."""
+        if (existing.client_id, existing.points, existing.sale_id) != (
+            self.client_id,
+            self.points,
+            self.sale_id,
+        ):
+            raise IdempotencyConflict(
+                f"Idempotency-Key {self.idempotency_key!r} reserved {existing.points} points"
+                f" for sale {existing.sale_id} already"
+            )
+        return existing
 
 
 class CheckoutError(Exception):
