@@ -5,12 +5,16 @@ conflicts end as a retailer expects."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
+import asyncpg
 import pytest
 
+from retailhub.bus.postgres import PostgresBus
 from retailhub.bus.sqlite import SqliteBus
 from retailhub.flows.customers.audit import AuditKind, AuditRecord
 from retailhub.flows.customers.queries import customer_audit, open_conflicts
+from services import require_postgres
 
 from .sandbox_hub import (
     SYNCED_SYSTEMS,
@@ -192,3 +196,38 @@ async def test_profiles_are_merged_by_loyalty_card_and_by_email(
     async with bus.transaction() as transaction:
         assert await open_conflicts(transaction) == []
     assert await dead_letters(bus) == []
+
+
+async def test_on_postgresql_three_reports_at_once_make_one_golden_customer(
+    world: SyncWorld,
+) -> None:
+    url = require_postgres()
+    schema = f"customers_{uuid.uuid4().hex[:12]}"
+    try:
+        async with PostgresBus(url, schema=schema, pool_size=4, poll_interval=0.02) as bus:
+            await start_sync(bus, world)
+            customer = world.take()
+            # The three reports arrive together, on three ordering keys handled concurrently.
+            golden = await onboard(bus, world, customer)
+            assert dict(golden.golden.identities) == {
+                s: external_id(customer, s) for s in SYNCED_SYSTEMS
+            }
+            hubspot_id = external_id(customer, "hubspot")
+            await edit(world, "hubspot", hubspot_id, given_name="Maxima")
+            await report(bus, world, "hubspot", hubspot_id)
+            await drain(bus)
+            for system in SYNCED_SYSTEMS:
+                profile = await read_profile(world, system, external_id(customer, system))
+                assert profile.given_name == "Maxima", system
+            async with bus.transaction() as transaction:
+                records = await customer_audit(transaction, golden.golden.customer_id)
+                assert await open_conflicts(transaction) == []
+            changed = [r.field for r in kinds(records, AuditKind.FIELD_CHANGED) if r.field]
+            assert "given_name" in changed
+            assert await dead_letters(bus) == []
+    finally:
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await connection.close()
