@@ -104,6 +104,7 @@ def promotion(
     status: PromotionStatus = PromotionStatus.DRAFT,
     minimum_margin: str | None = None,
     name: str | None = None,
+    hierarchy: list[list[str]] | None = None,
 ) -> Promotion:
     """A promotion version as a marketer authors it in the CRM."""
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -114,7 +115,7 @@ def promotion(
         description=f"{promotion_id} for the tests",
         source="hubspot",
         channels=list(channels),
-        eligibility=Eligibility(skus=skus),
+        eligibility=Eligibility(skus=skus, hierarchy_nodes=hierarchy or []),
         reward=Reward.model_validate(reward),
         valid_from=today + timedelta(days=days[0]),
         valid_to=today + timedelta(days=days[1]),

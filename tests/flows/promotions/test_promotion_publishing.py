@@ -337,3 +337,29 @@ async def test_a_failed_version_takes_its_predecessor_out_too_never_half_publish
     assert view.live is None
     assert await world.commerce.get_promotion("HALF-7") is None
     assert await shopify_rule_titles(world, "HALF-7") == []
+
+
+async def test_a_hierarchy_node_reaches_sku_only_systems_as_its_skus(
+    world: World, hub: SqliteBus
+) -> None:
+    (sku,) = world.skus(120, 1)
+    node = world.estate.product(sku).hierarchy
+    below = sorted(p.sku for p in world.estate.products if p.in_hierarchy(node))
+    price = world.estate.price(sku, Channel.WEB).selling_price
+    basket = [BasketLine(sku=sku, quantity=Decimal(2), unit_price=price)]
+    quoted_before = await world.loyalty.quote(None, basket, Channel.WEB, None)
+    authored = promotion("AISLE-12", [], {"type": "bonus_points", "points": 12}, hierarchy=[node])
+
+    view = await publish_and_wait(hub, authored)
+
+    assert view.latest.state == VersionState.PUBLISHED
+    assert view.latest.accuracy == 100
+    assert view.latest.skus == tuple(below)
+    on_loyalty = await world.loyalty.get_campaign("AISLE-12")
+    on_pos = await world.pos.get_promotion("AISLE-12")
+    assert on_loyalty is not None
+    assert on_pos is not None
+    assert sorted(on_loyalty.eligibility.skus) == below
+    assert on_pos.eligibility.hierarchy_nodes == [node]
+    quoted = await world.loyalty.quote(None, basket, Channel.WEB, None)
+    assert quoted.bonus_points - quoted_before.bonus_points == 24

@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from retailhub.canonical.promotion import Promotion
 from retailhub.connectors.ports import CommercePort, LoyaltyPort, PosPort, System
 from retailhub.flows.promotions.drift import ChannelCheck, compare, unreadable
-from retailhub.flows.promotions.rules import COMMERCE, LOYALTY, POS
+from retailhub.flows.promotions.rules import COMMERCE, LOYALTY, POS, as_sent
 
 
 @dataclass(frozen=True)
@@ -66,15 +67,19 @@ class PromotionChannels:
             return await self.loyalty.get_campaign(promotion_id)
         raise ValueError(f"{target!r} is not a promotion target")
 
-    async def check(self, target: str, sent: Promotion) -> ChannelCheck:
-        """Read one system's copy back and compare it with what was sent; a failed read is
-        reported as unreadable rather than raised, so one system does not hide the others."""
+    async def check(self, target: str, promotion: Promotion, skus: Sequence[str]) -> ChannelCheck:
+        """Read one system's copy back and compare it with what was sent to it (`skus`: the
+        eligible SKUs validation resolved); a failed read is reported as unreadable rather than
+        raised, so one system does not hide the others."""
+        sent = as_sent(promotion, target, skus)
         try:
             found = await self.read(target, sent.promotion_id)
         except Exception as error:
             return unreadable(target, sent, f"{type(error).__name__}: {error}")
         return compare(target, sent, found)
 
-    async def check_all(self, targets: tuple[str, ...], sent: Promotion) -> list[ChannelCheck]:
-        """Every target's copy compared with what was sent, in target order."""
-        return [await self.check(target, sent) for target in targets]
+    async def check_all(
+        self, targets: Sequence[str], promotion: Promotion, skus: Sequence[str]
+    ) -> list[ChannelCheck]:
+        """Every target's copy compared with what was sent to it, in target order."""
+        return [await self.check(target, promotion, skus) for target in targets]

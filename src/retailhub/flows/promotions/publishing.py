@@ -39,7 +39,7 @@ from retailhub.connectors.ports import ErpPort
 from retailhub.flows.alerts import Alert, record_alert, resolve_alert
 from retailhub.flows.promotions.channels import PromotionChannels
 from retailhub.flows.promotions.drift import ChannelCheck, accuracy
-from retailhub.flows.promotions.rules import COMMERCE
+from retailhub.flows.promotions.rules import COMMERCE, as_sent
 from retailhub.flows.promotions.store import (
     ChannelState,
     VersionState,
@@ -200,7 +200,7 @@ class PromotionPublisher:
     async def _publish(self, promotion: Promotion, plan: Plan, target: str) -> str:
         if target == COMMERCE and COMMERCE in plan.previous_targets:
             await self.channels.withdraw(COMMERCE, promotion.promotion_id)
-        external_id = await self.channels.publish(target, promotion)
+        external_id = await self.channels.publish(target, as_sent(promotion, target, plan.skus))
         async with self.bus.transaction() as transaction:
             await record_channel(
                 transaction,
@@ -315,7 +315,7 @@ class PromotionPublisher:
     async def _read_back(
         self, promotion: Promotion, plan: Plan, external_ids: dict[str, str]
     ) -> Decimal:
-        checks = await self.channels.check_all(plan.targets, promotion)
+        checks = await self.channels.check_all(plan.targets, promotion, plan.skus)
         score = accuracy(checks)
         pid, version = promotion.promotion_id, promotion.version
         published = promotion.model_copy(

@@ -31,7 +31,7 @@ async def recheck_promotion(
     live = view.live
     sent = Promotion.model_validate(live.promotion)
     targets = tuple(c.target for c in live.channels if c.state == ChannelState.PUBLISHED)
-    checks = await channels.check_all(targets, sent)
+    checks = await channels.check_all(targets, sent, live.skus)
     score = accuracy(checks)
     async with bus.transaction() as transaction:
         await record_check(

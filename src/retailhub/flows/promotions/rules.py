@@ -9,6 +9,8 @@
   stricter of the promotion's and the ERP's price floor, nor leave a gross margin below the
   stricter of the promotion's and the hub's minimum. Buy X get Y is judged on its average unit
   price over the X + Y units. Points rewards leave the price alone: only the SKUs are checked.
+- Hierarchy nodes are resolved into SKUs (from the ERP's item master) for the systems that
+  name items by SKU only: the web shop and the loyalty platform.
 - Overlap: another live promotion of the hub on a shared SKU, in a shared channel, with
   overlapping dates, conflicts unless both are stackable.
 """
@@ -66,6 +68,17 @@ def target_systems(promotion: Promotion) -> tuple[str, ...]:
     if Channel.STORE in channels:
         wanted.add(POS)
     return tuple(target for target in TARGETS if target in wanted)
+
+
+def as_sent(promotion: Promotion, target: str, skus: Sequence[str]) -> Promotion:
+    """The version as one system gets it: the web shop and the loyalty platform name items by
+    SKU only, so hierarchy nodes go to them resolved into the SKUs below them (the POS feed
+    takes the nodes as they are)."""
+    eligibility = promotion.eligibility
+    if target == POS or not eligibility.hierarchy_nodes:
+        return promotion
+    resolved = eligibility.model_copy(update={"skus": sorted(skus), "hierarchy_nodes": []})
+    return promotion.model_copy(update={"eligibility": resolved})
 
 
 def channel_reasons(promotion: Promotion) -> list[str]:

@@ -138,6 +138,8 @@ class VersionView:
     channels: tuple[ChannelView, ...] = ()
     drift: tuple[FieldDrift, ...] = ()
     promotion: dict[str, Any] = field(default_factory=dict)
+    skus: tuple[str, ...] = ()
+    """The eligible SKUs validation resolved (named, under hierarchy nodes, or every item)."""
 
     def as_json(self) -> dict[str, Any]:
         """The version as JSON-ready values (the API's and the CLI's `--json`)."""
@@ -147,6 +149,7 @@ class VersionView:
             "name": self.name,
             "targets": list(self.targets),
             "reasons": list(self.reasons),
+            "eligible_skus": len(self.skus),
             "accuracy": None if self.accuracy is None else float(self.accuracy),
             "checked_at": None if self.checked_at is None else self.checked_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
@@ -371,28 +374,20 @@ _VERSION_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class _VersionRow:
-    view: VersionView
-    skus: tuple[str, ...]
-
-
-def _version(row: Sequence[Any]) -> _VersionRow:
-    return _VersionRow(
-        VersionView(
-            promotion_id=row[0],
-            version=int(row[1]),
-            state=VersionState(row[2]),
-            name=row[3],
-            targets=tuple(json.loads(row[4])),
-            reasons=tuple(json.loads(row[5])),
-            accuracy=None if row[6] is None else Decimal(row[6]),
-            checked_at=None if row[7] is None else datetime.fromisoformat(row[7]),
-            updated_at=datetime.fromisoformat(row[8]),
-            workflow_id=row[9],
-            promotion=json.loads(row[10]),
-        ),
-        tuple(json.loads(row[11])),
+def _version(row: Sequence[Any]) -> VersionView:
+    return VersionView(
+        promotion_id=row[0],
+        version=int(row[1]),
+        state=VersionState(row[2]),
+        name=row[3],
+        targets=tuple(json.loads(row[4])),
+        reasons=tuple(json.loads(row[5])),
+        accuracy=None if row[6] is None else Decimal(row[6]),
+        checked_at=None if row[7] is None else datetime.fromisoformat(row[7]),
+        updated_at=datetime.fromisoformat(row[8]),
+        workflow_id=row[9],
+        promotion=json.loads(row[10]),
+        skus=tuple(json.loads(row[11])),
     )
 
 
@@ -404,7 +399,7 @@ async def versions_of(reader: Transaction, promotion_id: str) -> list[VersionVie
         " ORDER BY version DESC",
         (promotion_id,),
     )
-    return [_version(row).view for row in rows]
+    return [_version(row) for row in rows]
 
 
 async def live_promotions(reader: Transaction) -> list[LivePromotion]:
@@ -417,7 +412,7 @@ async def live_promotions(reader: Transaction) -> list[LivePromotion]:
     live = []
     for row in rows:
         found = _version(row)
-        promotion = Promotion.model_validate(found.view.promotion)
+        promotion = Promotion.model_validate(found.promotion)
         live.append(
             LivePromotion(
                 promotion_id=promotion.promotion_id,

@@ -46,6 +46,7 @@ class Plan:
 
     decision: str
     targets: tuple[str, ...] = ()
+    skus: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
     previous_version: int | None = None
     previous_targets: tuple[str, ...] = ()
@@ -164,6 +165,7 @@ async def validate(
         return Plan(
             PUBLISH,
             targets=targets,
+            skus=tuple(skus),
             previous_version=previous_version,
             previous_targets=previous_targets,
         )
