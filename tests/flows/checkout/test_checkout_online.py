@@ -194,3 +194,28 @@ async def test_an_unfinished_reservation_expires_and_its_points_come_back(
     assert await balance_at_platform(world, member.account.member_id) == member.points_balance
     with pytest.raises(RedemptionClosed):
         await desk.capture("till-1", reserved.redemption_id)
+
+
+async def test_a_reissued_card_is_quoted_for_its_new_holder(bus: SqliteBus, world: World) -> None:
+    desk = await desk_for(bus, world)
+    first, second = world.member(), world.member()
+    card = first.card_number
+    lines = basket(world, [world.plain_sku()])
+    before = await desk.quote(MemberRef(card=card), lines, Channel.STORE, STORE)
+    first_profile = await world.loyalty.find_member_profile(first.account.member_id)
+    second_profile = await world.loyalty.find_member_profile(second.account.member_id)
+    assert first_profile is not None
+    assert second_profile is not None
+    await world.loyalty.update_member(
+        first.account.member_id,
+        first_profile.model_copy(update={"loyalty_cards": ["2699999999990"]}),
+    )
+    await world.loyalty.update_member(
+        second.account.member_id, second_profile.model_copy(update={"loyalty_cards": [card]})
+    )
+
+    after = await desk.quote(MemberRef(card=card), lines, Channel.STORE, STORE)
+
+    assert before.member_id == first.account.member_id
+    assert after.member_id == second.account.member_id
+    assert after.balance == second.points_balance

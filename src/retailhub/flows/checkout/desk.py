@@ -35,7 +35,7 @@ from retailhub.flows.checkout.documents import (
     RedemptionState,
     SaleOutcome,
 )
-from retailhub.flows.checkout.guard import UNAVAILABLE, TillGuard
+from retailhub.flows.checkout.guard import UNAVAILABLE, TillGuard, is_unavailability
 from retailhub.flows.checkout.policy import CheckoutPolicy
 from retailhub.flows.checkout.settlement import REJECTED_ALERT, settle
 from retailhub.flows.checkout.store import (
@@ -136,14 +136,23 @@ class CheckoutDesk:
         channel: Channel,
         location: str | None,
     ) -> tuple[LoyaltyAccount, LoyaltyQuote]:
-        """Lookup and quote: side by side when the hub already knows the member's id."""
+        """Lookup and quote: side by side when the hub already knows the member's id (if that
+        id is stale, or the card now belongs to someone else, the member is looked up again by
+        the till's reference)."""
         if known_id is not None:
             found, quote = await asyncio.gather(
                 self.loyalty.find_member(member_id=known_id),
                 self.loyalty.quote(known_id, lines, channel, location),
+                return_exceptions=True,
             )
-            if found is not None:
+            current = isinstance(found, LoyaltyAccount) and _still_holds_card(member, found)
+            if current and isinstance(found, LoyaltyAccount) and isinstance(quote, LoyaltyQuote):
                 return found, quote
+            for outcome in (found, quote):
+                if isinstance(outcome, BaseException) and (
+                    is_unavailability(outcome) or not isinstance(outcome, Exception)
+                ):
+                    raise outcome
         account = await self._find(member)
         return account, await self.loyalty.quote(account.member_id, lines, channel, location)
 
@@ -431,6 +440,11 @@ async def save_redemption_and_resolve(
     await save_redemption(transaction, redemption)
     if redemption.state is RedemptionState.REJECTED and outcome is SaleOutcome.VOIDED:
         await resolve_alert(transaction, REJECTED_ALERT, redemption.redemption_id)
+
+
+def _still_holds_card(member: MemberRef, account: LoyaltyAccount) -> bool:
+    """False when the till's card is no longer one of the member's (a reissued card)."""
+    return member.card is None or member.card.strip() in account.card_numbers
 
 
 def _check_online(known: KnownBalance, outstanding: int, points: int) -> None:
