@@ -27,7 +27,7 @@ from .profiles import changes, relabel, report
 
 RULES = SurvivorshipRules()
 GOLDEN_ID = "GC-TEST"
-SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def fold(history: list[ProfileChange]) -> tuple[GoldenRecord | None, list[MergeOutcome]]:
