@@ -334,3 +334,57 @@ async def test_the_poller_runs_until_stopped(hub: Hub, world: World) -> None:
     sequences = [int(e.event.extensions[SEQUENCE]) for e in events]
     assert sequences
     assert sequences == sorted(sequences)
+
+
+async def test_an_erp_outage_holds_the_cursor_until_a_read_succeeds(hub: Hub, world: World) -> None:
+    sku = sku_of(world, 70)
+    await world.odoo.client.write(
+        "product.product", [await odoo_product_id(world, sku)], {"name": "Changed before outage"}
+    )
+    before = {s.stream: s for s in (await catalogue_status(hub.bus)).streams}
+    await set_faults(world, "odoo", {"error_rate": 1.0})
+    try:
+        failed = await hub.sync.capture.poll_once()
+    finally:
+        await set_faults(world, "odoo", None)
+    assert set(failed.errors) == {"products", "inventory", "prices"}
+    assert sum(failed.published.values()) == 0
+    during = {s.stream: s for s in (await catalogue_status(hub.bus)).streams}
+    assert during["products"].position == before["products"].position
+    assert all(during[s].last_error for s in during)
+
+    await asyncio.sleep(0.3)  # the Odoo connector's breaker half-opens after the outage
+    recovered = await hub.sync.capture.poll_once()
+    assert not recovered.errors
+    assert recovered.published["products"] == 1
+    assert all(s.last_error is None for s in (await catalogue_status(hub.bus)).streams)
+    await settled(hub.bus)
+    raw, _ = await shopify_listing(world, sku)
+    assert raw["title"] == "Changed before outage"
+
+
+async def test_a_new_poller_can_baseline_its_first_read(bus: SqliteBus, world: World) -> None:
+    connectors = world.connectors
+    assert connectors.commerce
+    assert connectors.pos
+    assert connectors.loyalty
+    sync = await subscribe_catalogue_sync(
+        bus,
+        erp=world.odoo,
+        commerce=connectors.commerce,
+        pos=connectors.pos,
+        loyalty=connectors.loyalty,
+        settings=CatalogueSettings(baseline_first_poll=True, poll_interval_s=0.05),
+        retry=FAST_RETRY,
+    )
+    first = await sync.capture.poll_once()
+    assert first.read["products"] >= len(world.estate.products)
+    assert sum(first.published.values()) == 0
+    sku = sku_of(world, 80)
+    await world.odoo.client.write(
+        "product.product", [await odoo_product_id(world, sku)], {"name": "After the baseline"}
+    )
+    second = await sync.capture.poll_once()
+    assert second.published == {"products": 1, "inventory": 0, "prices": 0}
+    await settled(bus)
+    assert (await pos_item(world, sku)).title == "After the baseline"

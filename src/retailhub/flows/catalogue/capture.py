@@ -16,7 +16,9 @@ records them as captured, so a crash between the two neither loses nor doubles a
   sequenced by the moment it was captured.
 
 A stream that fails (ERP down, a page that cannot be mapped) records its error in
-`catalogue_cursor` and is read again next time; the other streams carry on.
+`catalogue_cursor` and is read again next time; the other streams carry on. `polled_at` is
+the last successful read; with `baseline_first_poll`, a stream's first successful read is a
+baseline rather than a flood of every item, level and price.
 """
 
 from __future__ import annotations
@@ -130,7 +132,8 @@ class ErpChangeCapture:
         }
         for stream, read in readers.items():
             try:
-                await read(report, publish)
+                first = self.settings.baseline_first_poll and not await self._read_before(stream)
+                await read(report, publish and not first)
             except Exception as error:  # one stream's failure must not stop the others
                 report.errors[stream] = f"{type(error).__name__}: {error}"
                 await self._note_error(stream, report.errors[stream])
@@ -228,6 +231,15 @@ class ErpChangeCapture:
             price, key, source=self.source, sequence=sequence
         )
 
+    async def _read_before(self, stream: str) -> bool:
+        """True once a read of `stream` succeeded (a poll or a baseline)."""
+        async with self.bus.transaction() as transaction:
+            (p,) = placeholders(transaction, 1)
+            rows = await transaction.fetch_all(
+                f"SELECT polled_at FROM catalogue_cursor WHERE stream = {p}", (stream,)
+            )
+        return bool(rows and rows[0][0])
+
     async def _cursor(self, stream: str) -> datetime | None:
         async with self.bus.transaction() as transaction:
             (p,) = placeholders(transaction, 1)
@@ -242,12 +254,12 @@ class ErpChangeCapture:
 
     async def _note_error(self, stream: str, error: str) -> None:
         async with self.bus.transaction() as transaction:
-            p = placeholders(transaction, 3)
+            p = placeholders(transaction, 2)
             await transaction.execute(
-                "INSERT INTO catalogue_cursor (stream, polled_at, last_error) "
+                "INSERT INTO catalogue_cursor (stream, last_error) "
                 f"VALUES ({', '.join(p)}) ON CONFLICT (stream) DO UPDATE SET "
-                "polled_at = excluded.polled_at, last_error = excluded.last_error",
-                (stream, now_text(), error),
+                "last_error = excluded.last_error",
+                (stream, error),
             )
 
 

@@ -59,6 +59,10 @@ class CatalogueSettings:
     """Documents compared and published per hub transaction by the poller."""
     concurrency: int = 16
     """Keys each subscription handles at once."""
+    baseline_first_poll: bool = False
+    """When the poller has never read the ERP, record what it holds as already in every
+    channel instead of publishing it all (an estate whose channels were filled from the ERP,
+    like the sandbox); off, the first poll publishes every item, level and price."""
 
     def __post_init__(self) -> None:
         if self.poll_interval_s <= 0:
