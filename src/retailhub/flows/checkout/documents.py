@@ -83,17 +83,6 @@ class RedemptionState(StrEnum):
     REJECTED = "rejected"
 
 
-FINAL_STATES = frozenset(
-    {
-        RedemptionState.CAPTURED,
-        RedemptionState.RELEASED,
-        RedemptionState.EXPIRED,
-        RedemptionState.POSTED,
-        RedemptionState.REJECTED,
-    }
-)
-
-
 class SaleOutcome(StrEnum):
     """What became of the sale a redemption belongs to, as the till (or the clock) said."""
 

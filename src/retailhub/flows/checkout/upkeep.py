@@ -2,10 +2,10 @@
 tills never finished, and posting the offline queue once the loyalty platform is back.
 
 Both are bounded passes (at most `settle_batch` redemptions each). A pass stops at the first
-sign that the platform is still unavailable: a failure on the first call of a pass is checked
-with a member lookup, and only if the platform answers that is the failure counted against the
-redemption; after `max_settle_attempts` counted failures the redemption is rejected for an
-operator. `keep_checkout_settled` runs a pass every `settle_interval_s` until cancelled.
+sign that the platform is still unavailable: every failed call is followed by a lookup of the
+redemption's member, and only if the platform answers that is the failure counted against the
+redemption (a long outage uses up no attempts); after `max_settle_attempts` counted failures
+the redemption is rejected for an operator. `keep_checkout_settled` runs a pass every `settle_interval_s` until cancelled.
 """
 
 from __future__ import annotations
@@ -84,17 +84,15 @@ async def post_offline_queue(desk: CheckoutDesk) -> PassReport:
 
 
 async def _settle_all(desk: CheckoutDesk, queue: list[Redemption], finished: int = 0) -> PassReport:
-    settled, refused, platform_up = 0, 0, False
+    settled, refused = 0, 0
     for position, redemption in enumerate(queue):
         try:
             done = await _settle_one(desk, redemption)
         except UNAVAILABLE as error:
-            if not platform_up and not await _platform_answers(desk, redemption):
+            if not await _platform_answers(desk, redemption):
                 return PassReport(settled, refused, len(queue) - position, platform_down=True)
-            platform_up = True
             refused += await _count_failure(desk, redemption, error)
             continue
-        platform_up = True
         settled += 1
         refused += done.state is RedemptionState.REJECTED
     return PassReport(settled + finished, refused, 0)
