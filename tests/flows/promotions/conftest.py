@@ -30,6 +30,7 @@ from .helpers import World, sandbox_estate_text
 
 SYSTEMS = ("shopify", "odoo", "openloyalty", "poslog")
 FAST = PublishingSettings(
+    validation_retry=StepRetry(max_attempts=2, interval=0.01, backoff=1.0, give_up_on=REFUSALS),
     step_retry=StepRetry(max_attempts=2, interval=0.01, backoff=1.0, give_up_on=REFUSALS),
     compensation_retry=StepRetry(max_attempts=3, interval=0.01, backoff=1.0),
 )

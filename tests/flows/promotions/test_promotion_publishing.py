@@ -363,3 +363,45 @@ async def test_a_hierarchy_node_reaches_sku_only_systems_as_its_skus(
     assert on_pos.eligibility.hierarchy_nodes == [node]
     quoted = await world.loyalty.quote(None, basket, Channel.WEB, None)
     assert quoted.bonus_points - quoted_before.bonus_points == 24
+
+
+async def test_a_reward_the_web_shop_cannot_express_fails_without_retrying(
+    world: World, hub: SqliteBus
+) -> None:
+    (sku,) = world.skus(130, 1)
+    list_price = world.estate.price(sku, Channel.STORE).list_price
+    fixed = {"type": "fixed_price", "amount": {"amount": str(list_price.amount), "currency": "EUR"}}
+
+    view = await publish_and_wait(hub, promotion("FIXED-1", [sku], fixed))
+
+    assert view.latest.state == VersionState.FAILED
+    (reason,) = view.latest.reasons
+    assert reason.startswith("publish:commerce: MappingError:")
+    assert "cannot give fixed_price" in reason
+    assert "attempts" not in reason
+    assert await world.pos.get_promotion("FIXED-1") is None
+
+
+async def test_a_version_the_erp_cannot_validate_is_recorded_failed_and_the_live_one_stays(
+    world: World, hub: SqliteBus
+) -> None:
+    skus = world.skus(135, 1)
+    first = promotion("ERPDOWN-3", skus, {"type": "percent_off", "percent": "3"})
+    second = promotion("ERPDOWN-3", skus, {"type": "percent_off", "percent": "4"}, version=2)
+    await publish_and_wait(hub, first)
+    await set_faults(world, "odoo", {"error_rate": 1.0})
+    try:
+        view = await publish_and_wait(hub, second)
+    finally:
+        await set_faults(world, "odoo", None)
+
+    assert [(v, s.value) for v, s in view.versions] == [(2, "failed"), (1, "published")]
+    assert view.latest.reasons[0].startswith("validate:")
+    assert view.live is not None
+    assert view.live.version == 1
+    on_shopify = await world.commerce.get_promotion("ERPDOWN-3")
+    assert on_shopify is not None
+    assert on_shopify.version == 1
+    async with hub.transaction() as transaction:
+        (alert,) = await open_alerts(transaction, SAGA_NAME)
+    assert alert.alert.key == f"{SAGA_NAME}:ERPDOWN-3:v2"

@@ -5,7 +5,8 @@ durable steps:
 
 1. `validate` — stale, rejected (every reason recorded, an alert, nothing published), a
    cancellation (withdraw the live version), or a plan: the target systems, and the live
-   predecessor this version supersedes.
+   predecessor this version supersedes. When the ERP cannot be asked for good, the version
+   is recorded failed (`record_unvalidated`) and the saga raises its alert.
 2. `publish:<target>` for `commerce`, `pos`, `loyalty` as the plan names them, each
    compensated by withdrawing the promotion from that system. On the web shop a price rule
    belongs to one version, so the predecessor's rule is withdrawn just before the new one is
@@ -43,8 +44,10 @@ from retailhub.flows.promotions.rules import COMMERCE, as_sent
 from retailhub.flows.promotions.store import (
     ChannelState,
     VersionState,
+    create_promotion_tables,
     record_channel,
     record_check,
+    record_version,
     set_channels_state,
     set_version_state,
 )
@@ -73,7 +76,14 @@ class PublishingSettings:
 
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     source: str = "/retailhub/promotions"
-    step_retry: StepRetry = field(default_factory=lambda: StepRetry(give_up_on=REFUSALS))
+    validation_retry: StepRetry = field(
+        default_factory=lambda: StepRetry(max_attempts=6, give_up_on=REFUSALS)
+    )
+    """About a minute for the ERP to answer: a version that cannot be validated fails for good."""
+    step_retry: StepRetry = field(
+        default_factory=lambda: StepRetry(max_attempts=5, give_up_on=REFUSALS)
+    )
+    """About fifteen seconds for a system to take a version before the others are withdrawn."""
     compensation_retry: StepRetry = DEFAULT_COMPENSATION_RETRY
 
 
@@ -148,17 +158,25 @@ class PromotionPublisher:
     async def run(self, steps: SagaSteps, payload: dict[str, Any]) -> PublicationResult:
         """Publish one promotion version (the body of the saga)."""
         promotion = as_published(Promotion.model_validate(payload))
-        plan: Plan = await steps.step(
-            "validate",
-            partial(
-                validate,
-                self.bus,
-                self.erp,
-                promotion,
-                steps.workflow_id,
-                self.settings.validation,
-            ),
-        )
+        try:
+            plan: Plan = await steps.step(
+                "validate",
+                partial(
+                    validate,
+                    self.bus,
+                    self.erp,
+                    promotion,
+                    steps.workflow_id,
+                    self.settings.validation,
+                ),
+                retry=self.settings.validation_retry,
+            )
+        except SagaAborted as aborted:
+            await steps.step(
+                "record_unvalidated",
+                partial(self._record_unvalidated, promotion, steps.workflow_id, aborted),
+            )
+            raise
         if plan.decision not in (PUBLISH, WITHDRAW):
             return PublicationResult(
                 promotion.promotion_id,
@@ -196,6 +214,23 @@ class PromotionPublisher:
         return PublicationResult(
             promotion.promotion_id, promotion.version, VersionState.PUBLISHED, score
         )
+
+    async def _record_unvalidated(
+        self, promotion: Promotion, workflow_id: str, aborted: SagaAborted
+    ) -> None:
+        """A version the ERP could not validate is recorded failed; nothing was touched, so a
+        live predecessor stays."""
+        async with self.bus.transaction() as transaction:
+            await create_promotion_tables(transaction)
+            await record_version(
+                transaction,
+                promotion,
+                state=VersionState.FAILED,
+                skus=(),
+                targets=(),
+                reasons=[aborted.reason],
+                workflow_id=workflow_id,
+            )
 
     async def _publish(self, promotion: Promotion, plan: Plan, target: str) -> str:
         if target == COMMERCE and COMMERCE in plan.previous_targets:
@@ -260,7 +295,7 @@ class PromotionPublisher:
             except Exception as error:
                 stuck[target] = f"{type(error).__name__}: {error}"
         pid, version = promotion.promotion_id, promotion.version
-        reason = f"{aborted.step}: {aborted.reason}"
+        reason = aborted.reason
         async with self.bus.transaction() as transaction:
             await set_version_state(transaction, pid, version, VersionState.FAILED, [reason])
             if failed_target in plan.targets and aborted.step.startswith("publish:"):
