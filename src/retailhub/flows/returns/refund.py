@@ -1,24 +1,25 @@
-"""The return-to-refund saga: goods received → claim → credit note → points → restock → platform
-refund → case closed, each a coarse durable step, compensated in reverse if one fails for good.
+"""The return-to-refund saga: goods received → claim → book (credit note, points, restock, case)
+→ platform refund → case closed, as few coarse durable steps, undone in reverse if one fails.
 
-Steps (DBOS steps of the `return_to_refund` saga, one workflow per return id):
+Steps of the `return_to_refund` saga (one DBOS workflow per return id):
 
 1. `claim`: the order from the ledger (or the commerce platform), the guard, and the claim of
    the returned quantities, in one hub transaction. Refused → `crm_refusal` notes the reason on
    a case, and the saga ends refused with nothing to undo. Undone last: the claim is released
    (unless something could not be undone) and the case is left open with a note.
-2. `erp_credit_note`: `ErpPort.post_credit_note` under `<workflow id>:erp`; undone by
-   `void_credit_note` under the same key (a no-op when nothing was written).
-3. `loyalty_return`: `LoyaltyPort.register_return` reverses what the returned lines earned,
-   campaign bonus included, and re-credits points that paid for them; undone by cancelling
-   each of its transfers.
-4. `restock`: `ErpPort.adjust_stock` per restocked line at the receiving location, each line
-   recorded as it is done; undone by reversing exactly the recorded lines.
-5. `commerce_refund`: `CommercePort.refund_return` when the order was sold on the platform and
+2. `book_return` (booking.py): at once, `ErpPort.post_credit_note`, `LoyaltyPort.register_return`
+   (reversal of what the lines earned, campaign bonus included, and re-credit of points that
+   paid for them), `ErpPort.adjust_stock` per restocked line where the goods arrived, and the
+   CRM case. Undone by voiding the credit note, cancelling the points transfers and taking the
+   restocked lines back off hand.
+3. `commerce_refund`: `CommercePort.refund_return` when the order was sold on the platform and
    the platform has not refunded it itself; money cannot be called back, so it runs last.
-6. `close`: the CRM case closed with what was done, the refunded state recorded and
-   `retail.return.refunded.v1` published in one hub transaction. A CRM failure here leaves the
-   refund standing (it is complete) and raises an alert.
+4. `close`: the CRM case closed with what was done; every system's outcome, the refunded state
+   and `retail.return.refunded.v1` in one hub transaction. A CRM failure here leaves the refund
+   standing (it is complete) and raises an alert.
+
+Each external call carries a key from the workflow id (`return_to_refund:<return id>:erp`...),
+so a step re-run after a crash writes nothing twice.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from retailhub.bus.port import EventBus
 from retailhub.canonical.order import Order
 from retailhub.canonical.returns import Return
-from retailhub.connectors.ports import CommercePort, CrmPort, ErpPort, LoyaltyPort, PointsOutcome
+from retailhub.connectors.ports import CommercePort, CrmPort, ErpPort, LoyaltyPort
 from retailhub.flows.alerts import Alert, BusAlertSink, record_alert
+from retailhub.flows.returns.booking import BOOKED_SYSTEMS, Booked, Booking, UndoFailed
 from retailhub.flows.returns.calls import Attempted, CallPolicy, attempt
 from retailhub.flows.returns.claims import (
     ClaimDecision,
@@ -41,12 +43,8 @@ from retailhub.flows.returns.claims import (
     record_points_recredited,
     release_claim,
 )
-from retailhub.flows.returns.crm import buyer_contact
 from retailhub.flows.returns.decisions import (
     WEB_LOCATION,
-    RestockLine,
-    case_opening_text,
-    case_subject,
     money_refunded_at_till,
     platform_refund,
     refunded_by_platform,
@@ -56,13 +54,14 @@ from retailhub.flows.returns.decisions import (
 )
 from retailhub.flows.returns.events import refunded_event
 from retailhub.flows.returns.ledger import keep_order, sold_order
-from retailhub.flows.returns.restocked import record_restocked, restocked_lines
 from retailhub.flows.returns.status import (
     Outcome,
     ReturnState,
+    SystemOutcome,
     case_of,
     record_return,
     record_system,
+    record_systems,
     system_outcomes,
 )
 from retailhub.flows.sagas import Saga, SagaSteps, StepRetry
@@ -96,6 +95,15 @@ class Claimed:
     case_id: str | None
     document: dict[str, Any]
     order: dict[str, Any] | None
+
+    @property
+    def case_key(self) -> str:
+        """The CRM case's idempotency key: the online request's id, else the return's."""
+        return f"return:{self.request_id or Return.model_validate(self.document).return_id}"
+
+    def sold(self) -> Order | None:
+        """The original order, when the hub knows it."""
+        return Order.model_validate(self.order) if self.order else None
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,7 @@ class ReturnToRefund:
     ) -> None:
         self.bus, self.ports, self.alerts = bus, ports, alerts
         self.settings = settings or ReturnSettings()
+        self.booking = Booking(ports.erp, ports.loyalty, ports.crm, self.settings.calls)
 
     def saga(self) -> Saga[dict[str, Any], RefundResult]:
         """The saga to register (before the runtime launches) and start per return id."""
@@ -144,8 +153,6 @@ class ReturnToRefund:
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> Attempted[T]:
         return await attempt(call, self.settings.calls)
-
-    # The body.
 
     async def body(self, steps: SagaSteps, payload: dict[str, Any]) -> RefundResult:
         """Run one return's refund; raise SagaAborted to have done steps compensated."""
@@ -155,38 +162,24 @@ class ReturnToRefund:
             await steps.step("crm_refusal", lambda: self.note_refusal(received, claimed))
             return RefundResult(received.return_id, ReturnState.REFUSED, claimed.reason)
         document = Return.model_validate(claimed.document)
-        order = Order.model_validate(claimed.order) if claimed.order else None
-        key = steps.key
-        credit = await steps.step(
-            "erp_credit_note",
-            lambda: self.post_credit_note(document, key("erp")),
-            compensate=lambda done: self.void_credit_note(document, key("erp")),
-        )
-        _abort_unless(credit, "erp_credit_note")
-        points = await steps.step(
-            "loyalty_return",
-            lambda: self.reverse_points(document, order, key("loyalty")),
-            compensate=lambda done: self.cancel_points(document, done, key("loyalty")),
-        )
-        _abort_unless(points, "loyalty_return")
+        order = claimed.sold()
         lines = restock_lines(document, self.settings.web_location)
-        if lines:
-            stocked = await steps.step(
-                "restock",
-                lambda: self.restock(document, lines, key("restock")),
-                compensate=lambda done: self.unstock(document, key("restock")),
-            )
-            _abort_unless(stocked, "restock")
-        refund: Attempted[str | None] = Attempted(None)
+        case = (claimed.case_id, claimed.case_key)
+        booked = await steps.step(
+            "book_return",
+            lambda: self.booking.book(document, order, lines, case, steps.key),
+            compensate=lambda done: self.unbook(document, done, steps.key),
+        )
+        if booked.failures():
+            raise SagaAborted("book_return", "; ".join(booked.failures()))
+        refund: Attempted[str] = Attempted()
         if self._platform_owes(document, order):
             refund = await steps.step(
-                "commerce_refund", lambda: self.refund_on_platform(document, key("commerce"))
+                "commerce_refund", lambda: self.refund_on_platform(document, steps.key("commerce"))
             )
-            _abort_unless(refund, "commerce_refund")
-        return await steps.step(
-            "close",
-            lambda: self.close(document, claimed, credit, points, refund),
-        )
+            if not refund.ok:
+                raise SagaAborted("commerce_refund", refund.error or "failed")
+        return await steps.step("close", lambda: self.close(document, claimed, booked, refund))
 
     def _platform_owes(self, document: Return, order: Order | None) -> bool:
         commerce = self.ports.commerce
@@ -196,22 +189,38 @@ class ReturnToRefund:
             and not refunded_by_platform(document, commerce.name)
         )
 
-    # 1. Claim, refusal, release.
+    # Claim.
 
     async def claim(self, received: Return) -> Claimed:
-        """Find the order, then check and claim the returned quantities in one transaction."""
+        """Check and claim the returned quantities in one transaction with the order's row.
+
+        An order the ledger does not keep yet is looked for on the platform and waited for
+        (outside the transaction), then the claim runs in a second one.
+        """
+        found = await self._claim(received, None)
+        if found is not None:
+            return found
         order = await self._order(received.original_order_id)
+        claimed = await self._claim(received, order)
+        assert claimed is not None
+        return claimed
+
+    async def _claim(self, received: Return, fetched: Order | None) -> Claimed | None:
+        """The claim, or None when the ledger lacks the order and nothing was fetched yet."""
+        order_id = received.original_order_id
         async with self.bus.transaction() as transaction:
-            if order is not None:
-                await keep_order(transaction, order, replace=False)
-                order = await sold_order(transaction, order.order_id, lock=True)
+            if fetched is not None:
+                await keep_order(transaction, fetched, replace=False)
+            order = await sold_order(transaction, order_id, lock=True) if order_id else None
+            if order is None and order_id and fetched is None:
+                return None
             decision = (
                 ClaimDecision(False, (), None)
-                if order is None and received.original_order_id
+                if order is None and order_id
                 else await claim_received(transaction, order, received)
             )
             reason = decision.reason or (
-                "" if decision.accepted else f"order {received.original_order_id} is not known"
+                "" if decision.accepted else f"order {order_id} is not known"
             )
             document = (
                 with_refund_tenders(received, order, decision.points_recredited_before)
@@ -221,12 +230,11 @@ class ReturnToRefund:
             case_id = (
                 await case_of(transaction, decision.request_id) if decision.request_id else None
             )
-            state = ReturnState.RECEIVED if decision.accepted else ReturnState.REFUSED
             await record_return(
                 transaction,
                 received.return_id,
-                state,
-                order_id=received.original_order_id,
+                ReturnState.RECEIVED if decision.accepted else ReturnState.REFUSED,
+                order_id=order_id,
                 request_id=decision.request_id,
                 case_id=case_id,
                 reason=reason or None,
@@ -275,12 +283,14 @@ class ReturnToRefund:
             raise OrderNotKnown(order_id)
         return order
 
+    # Refusal.
+
     async def note_refusal(self, received: Return, claimed: Claimed) -> None:
         """Put the refusal on a CRM case for customer service; alert when the till paid out."""
-        order = Order.model_validate(claimed.order) if claimed.order else None
-        key = f"return:{claimed.request_id or received.return_id}"
         text = f"Return {received.return_id} refused: {claimed.reason}"
-        opened = await self._call(lambda: self._case(received, order, claimed.case_id, key, text))
+        opened = await self._call(
+            lambda: self._note_on_case(received, claimed, claimed.case_id, text, status="open")
+        )
         async with self.bus.transaction() as transaction:
             await record_system(
                 transaction,
@@ -310,17 +320,30 @@ class ReturnToRefund:
                     ),
                 )
 
-    async def _case(
-        self, document: Return, order: Order | None, case_id: str | None, key: str, text: str
+    async def _note_on_case(
+        self, document: Return, claimed: Claimed, case_id: str | None, text: str, *, status: str
     ) -> str:
-        """The return's open case (the request's, when there was one), with `text` noted."""
-        crm = self.ports.crm
-        if case_id is None:
-            contact = await buyer_contact(crm, order)
-            case_id = await crm.open_case(contact, case_subject(document), text, key)
-        else:
-            await crm.update_case(case_id, status="open", text=text)
+        """The return's case (opened once per key if need be) moved to `status` with `text`."""
+        case_id = await self.booking.case(document, claimed.sold(), (case_id, claimed.case_key))
+        await self.ports.crm.update_case(case_id, status=status, text=text)
         return case_id
+
+    # Failure and compensation.
+
+    async def unbook(self, document: Return, booked: Booked, key: Callable[[str], str]) -> None:
+        """Undo the booking; record each system's outcome, also when an undo failed."""
+        try:
+            outcomes = await self.booking.unbook(document, booked, key)
+        except UndoFailed as failed:
+            await self._record_outcomes(document.return_id, failed.outcomes)
+            raise
+        await self._record_outcomes(document.return_id, outcomes)
+
+    async def _record_outcomes(self, return_id: str, outcomes: list[SystemOutcome]) -> None:
+        async with self.bus.transaction() as transaction:
+            await record_systems(transaction, return_id, outcomes)
+            if any(o.system == "loyalty" and o.outcome is Outcome.REVERSED for o in outcomes):
+                await record_points_recredited(transaction, return_id, 0)
 
     async def release(self, claimed: Claimed) -> None:
         """Undone last: release the claim unless something stands, note the case, record it."""
@@ -331,7 +354,9 @@ class ReturnToRefund:
         async with self.bus.transaction() as transaction:
             outcomes = await system_outcomes(transaction, return_id)
         standing = sorted(
-            s for s, (o, _) in outcomes.items() if o is Outcome.DONE and s not in ("guard", "crm")
+            s
+            for s, (o, _) in outcomes.items()
+            if o is Outcome.ATTENTION or (o is Outcome.DONE and s in (*BOOKED_SYSTEMS, "commerce"))
         )
         failed = [f"{s}: {d}" for s, (o, d) in outcomes.items() if o is Outcome.FAILED]
         reason = "; ".join(failed) or "a step failed"
@@ -340,9 +365,9 @@ class ReturnToRefund:
             if not standing
             else f"Still standing, for an operator: {', '.join(standing)}."
         )
-        order = Order.model_validate(claimed.order) if claimed.order else None
-        key = f"return:{claimed.request_id or return_id}"
-        noted = await self._call(lambda: self._case(document, order, claimed.case_id, key, text))
+        noted = await self._call(
+            lambda: self._note_on_case(document, claimed, claimed.case_id, text, status="open")
+        )
         async with self.bus.transaction() as transaction:
             if not standing:
                 await release_claim(transaction, return_id)
@@ -357,171 +382,56 @@ class ReturnToRefund:
             await record_return(
                 transaction,
                 return_id,
-                ReturnState.COMPENSATED if not standing else ReturnState.ATTENTION,
+                ReturnState.ATTENTION if standing else ReturnState.COMPENSATED,
                 case_id=noted.value,
                 reason=reason,
             )
 
-    # 2. ERP credit note.
+    # Platform refund.
 
-    async def post_credit_note(self, document: Return, key: str) -> Attempted[str]:
-        """Issue the credit note under the return's key and record it."""
-        erp = self.ports.erp
-        posted = await self._call(lambda: erp.post_credit_note(document, key))
-        value = Attempted(posted.value.external_id if posted.value else None, posted.error)
-        await self._record(
-            document.return_id, "erp", value, detail=f"credit note {document.refund_total}"
-        )
-        return value
-
-    async def void_credit_note(self, document: Return, key: str) -> None:
-        """Void whatever credit note was written under the key (none: nothing to do)."""
-        await self.ports.erp.void_credit_note(key)
-        await self._reversed(document.return_id, "erp", "credit note voided")
-
-    # 3. Loyalty.
-
-    async def reverse_points(
-        self, document: Return, order: Order | None, key: str
-    ) -> Attempted[PointsOutcome]:
-        """Reverse the points the returned lines earned and re-credit points that paid for them."""
-        if not _has_member(document, order):
-            await self._skipped(document.return_id, "loyalty", "no loyalty member on the sale")
-            return Attempted(PointsOutcome("", 0))
-        loyalty = self.ports.loyalty
-        outcome = await self._call(lambda: loyalty.register_return(document, key))
-        points = outcome.value
-        async with self.bus.transaction() as transaction:
-            if points is None:
-                await record_system(
-                    transaction,
-                    document.return_id,
-                    "loyalty",
-                    Outcome.FAILED,
-                    detail=outcome.error,
-                )
-            else:
-                reversed_ = -sum(r.points for r in points.transactions if r.points < 0)
-                recredited = document.points_refunded()
-                await record_system(
-                    transaction,
-                    document.return_id,
-                    "loyalty",
-                    Outcome.DONE if points.member_id else Outcome.SKIPPED,
-                    reference=points.member_id or None,
-                    points=points.points,
-                    detail=f"{reversed_} points reversed, {recredited} re-credited",
-                )
-                await record_points_recredited(transaction, document.return_id, recredited)
-        return outcome
-
-    async def cancel_points(
-        self, document: Return, done: Attempted[PointsOutcome], key: str
-    ) -> None:
-        """Cancel the return's transfers; after a failed call, find them by registering again
-        (the platform answers a repeated document with its first registration)."""
-        loyalty = self.ports.loyalty
-        outcome = done.value
-        if outcome is None:
-            if done.refused:
-                return
-            outcome = await loyalty.register_return(document, key)
-        elif not outcome.member_id:
-            return
-        for row in outcome.transactions:
-            await loyalty.cancel_transfer(row.transaction_id)
-        async with self.bus.transaction() as transaction:
-            await record_points_recredited(transaction, document.return_id, 0)
-        await self._reversed(document.return_id, "loyalty", "points transfers cancelled")
-
-    # 4. Restock.
-
-    async def restock(self, document: Return, lines: list[RestockLine], key: str) -> Attempted[int]:
-        """Put the restocked lines back on hand where the goods arrived, recording each one."""
-        erp = self.ports.erp
-
-        async def put_back() -> int:
-            done = {line.line_id for line in await self._restocked(document.return_id)}
-            for line in lines:
-                if line.line_id in done:
-                    continue
-                await erp.adjust_stock(
-                    line.sku, line.location, line.quantity, f"{key}:{line.line_id}"
-                )
-                async with self.bus.transaction() as transaction:
-                    await record_restocked(transaction, document.return_id, line)
-            return len(lines)
-
-        stocked = await self._call(put_back)
-        where = ", ".join(sorted({line.location for line in lines}))
-        await self._record(document.return_id, "stock", stocked, detail=f"restocked at {where}")
-        return stocked
-
-    async def _restocked(self, return_id: str) -> list[RestockLine]:
-        async with self.bus.transaction() as transaction:
-            return await restocked_lines(transaction, return_id)
-
-    async def unstock(self, document: Return, key: str) -> None:
-        """Take back off hand exactly the lines recorded as restocked."""
-        for line in await self._restocked(document.return_id):
-            await self.ports.erp.adjust_stock(
-                line.sku, line.location, -line.quantity, f"{key}:{line.line_id}:undo"
-            )
-        await self._reversed(document.return_id, "stock", "restock reversed")
-
-    # 5. Platform refund.
-
-    async def refund_on_platform(self, document: Return, key: str) -> Attempted[str | None]:
+    async def refund_on_platform(self, document: Return, key: str) -> Attempted[str]:
         """Refund on the commerce platform what it still owes (goods only if the till paid)."""
         commerce = self.ports.commerce
         assert commerce is not None
         owed = platform_refund(document)
-        refunded: Attempted[str | None] = await self._call(
-            lambda: commerce.refund_return(owed, key)
-        )
-        await self._record(
-            document.return_id, "commerce", refunded, detail=f"refunded {owed.refund_total}"
-        )
+        refunded = await self._call(lambda: commerce.refund_return(owed, key))
+        if not refunded.ok:
+            async with self.bus.transaction() as transaction:
+                await record_system(
+                    transaction,
+                    document.return_id,
+                    "commerce",
+                    Outcome.FAILED,
+                    detail=refunded.error,
+                )
         return refunded
 
-    # 6. Close.
+    # Close.
 
     async def close(
-        self,
-        document: Return,
-        claimed: Claimed,
-        credit: Attempted[str],
-        points: Attempted[PointsOutcome],
-        refund: Attempted[str | None],
+        self, document: Return, claimed: Claimed, booked: Booked, refund: Attempted[str]
     ) -> RefundResult:
         """Close the case with what was done; record the refund and publish it, atomically."""
-        order = Order.model_validate(claimed.order) if claimed.order else None
-        moved = points.value.points if points.value else 0
+        points = booked.points.value
+        moved = points.points if points else 0
         text = (
             f"Return {document.return_id} refunded: {document.refund_total}, credit note "
-            f"{credit.value}, {moved} loyalty points"
+            f"{booked.credit.value}, {moved} loyalty points"
             + (f", platform refund {refund.value}" if refund.value else "")
             + "."
         )
-        key = f"return:{claimed.request_id or document.return_id}"
-        crm = self.ports.crm
-
-        async def close_case() -> str:
-            case_id = await self._case(
-                document, order, claimed.case_id, key, case_opening_text(document)
-            )
-            await crm.update_case(case_id, status="closed", text=text)
-            return case_id
-
-        closed = await self._call(close_case)
+        case_id = booked.case.value or claimed.case_id
+        closed = await self._call(
+            lambda: self._note_on_case(document, claimed, case_id, text, status="closed")
+        )
         async with self.bus.transaction() as transaction:
-            await record_system(
+            await record_systems(
                 transaction,
                 document.return_id,
-                "crm",
-                Outcome.DONE if closed.ok else Outcome.FAILED,
-                reference=closed.value,
-                detail="case closed" if closed.ok else closed.error,
+                [*_booked_outcomes(document, booked, refund), _crm_outcome(closed)],
+            )
+            await record_points_recredited(
+                transaction, document.return_id, document.points_refunded()
             )
             await record_return(
                 transaction,
@@ -551,52 +461,54 @@ class ReturnToRefund:
         return RefundResult(
             document.return_id,
             ReturnState.REFUNDED,
-            credit_note=credit.value,
+            credit_note=booked.credit.value,
             points=moved,
             platform_refund=refund.value,
             case_id=closed.value,
         )
 
-    # Status rows.
 
-    async def _record(
-        self, return_id: str, system: str, done: Attempted[Any], *, detail: str
-    ) -> None:
-        reference = done.value if isinstance(done.value, str) else None
-        async with self.bus.transaction() as transaction:
-            await record_system(
-                transaction,
-                return_id,
-                system,
-                Outcome.DONE if done.ok else Outcome.FAILED,
-                reference=reference,
-                detail=detail if done.ok else done.error,
-            )
+def _booked_outcomes(
+    document: Return, booked: Booked, refund: Attempted[str]
+) -> list[SystemOutcome]:
+    """The outcome in the ERP, loyalty, stock and commerce of a refund that went through."""
+    points = booked.points.value
+    reversed_ = -sum(r.points for r in points.transactions if r.points < 0) if points else 0
+    restocked = booked.stock.value or ()
+    where = ", ".join(sorted({line.location for line in restocked}))
+    return [
+        SystemOutcome(
+            "erp", Outcome.DONE, booked.credit.value, detail=f"credit note {document.refund_total}"
+        ),
+        SystemOutcome(
+            "loyalty",
+            Outcome.DONE if points and points.member_id else Outcome.SKIPPED,
+            points.member_id if points and points.member_id else None,
+            points.points if points else None,
+            f"{reversed_} points reversed, {document.points_refunded()} re-credited"
+            if points and points.member_id
+            else "no loyalty member on the sale",
+        ),
+        SystemOutcome(
+            "stock",
+            Outcome.DONE if restocked else Outcome.SKIPPED,
+            detail=f"restocked at {where}" if restocked else "nothing goes back on the shelf",
+        ),
+        SystemOutcome(
+            "commerce",
+            Outcome.DONE if refund.value else Outcome.SKIPPED,
+            refund.value,
+            detail=f"refunded {platform_refund(document).refund_total}"
+            if refund.value
+            else "not owed by the platform",
+        ),
+    ]
 
-    async def _skipped(self, return_id: str, system: str, detail: str) -> None:
-        async with self.bus.transaction() as transaction:
-            await record_system(transaction, return_id, system, Outcome.SKIPPED, detail=detail)
 
-    async def _reversed(self, return_id: str, system: str, detail: str) -> None:
-        """Mark a system's work undone; a failed call stays failed, with the undo noted."""
-        async with self.bus.transaction() as transaction:
-            now = (await system_outcomes(transaction, return_id)).get(system)
-            if now is not None and now[0] is Outcome.FAILED:
-                await record_system(
-                    transaction, return_id, system, Outcome.FAILED, detail=f"{now[1]} ({detail})"
-                )
-            else:
-                await record_system(transaction, return_id, system, Outcome.REVERSED, detail=detail)
-
-
-def _abort_unless(done: Attempted[Any], step: str) -> None:
-    """Stop the saga (compensating what was done) when a step's call failed for good."""
-    if not done.ok:
-        raise SagaAborted(step, done.error or "failed")
-
-
-def _has_member(document: Return, order: Order | None) -> bool:
-    """True when the sale or the return names someone the loyalty platform may know."""
-    if document.loyalty_card or document.points_refunded():
-        return True
-    return order is not None and bool(order.loyalty_card or order.email)
+def _crm_outcome(closed: Attempted[str]) -> SystemOutcome:
+    return SystemOutcome(
+        "crm",
+        Outcome.DONE if closed.ok else Outcome.FAILED,
+        closed.value,
+        detail="case closed" if closed.ok else closed.error,
+    )

@@ -72,6 +72,8 @@ class Outcome(StrEnum):
     FAILED = "failed"
     REVERSED = "reversed"
     """Done, then undone by the saga's compensation."""
+    ATTENTION = "attention"
+    """Done (or maybe partly done) and could not be undone: an operator has an alert."""
 
 
 class Reader(Protocol):
@@ -188,6 +190,41 @@ async def record_system(
         " outcome = excluded.outcome, reference = excluded.reference,"
         " points = excluded.points, detail = excluded.detail, updated_at = excluded.updated_at",
         (return_id, system, outcome.value, reference, points, detail, _now()),
+    )
+
+
+async def record_systems(
+    transaction: Transaction, return_id: str, outcomes: Sequence[SystemOutcome]
+) -> None:
+    """Write several systems' outcomes for a return in one statement."""
+    if not outcomes:
+        return
+    for outcome in outcomes:
+        if outcome.system not in SYSTEMS:
+            raise ValueError(f"unknown system {outcome.system!r}; one of {', '.join(SYSTEMS)}")
+    now = _now()
+    values: list[str] = []
+    parameters: list[Any] = []
+    for n, outcome in enumerate(outcomes):
+        marks = placeholders(transaction, 7, start=1 + 7 * n)
+        values.append(f"({', '.join(marks)})")
+        parameters.extend(
+            (
+                return_id,
+                outcome.system,
+                outcome.outcome.value,
+                outcome.reference,
+                outcome.points,
+                outcome.detail,
+                now,
+            )
+        )
+    await transaction.execute(
+        f"INSERT INTO {SYSTEMS_TABLE} (return_id, system, outcome, reference, points, detail,"
+        f" updated_at) VALUES {', '.join(values)} ON CONFLICT (return_id, system) DO UPDATE SET"
+        " outcome = excluded.outcome, reference = excluded.reference,"
+        " points = excluded.points, detail = excluded.detail, updated_at = excluded.updated_at",
+        parameters,
     )
 
 

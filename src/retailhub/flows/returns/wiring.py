@@ -36,7 +36,6 @@ from retailhub.flows.returns.events import (
 from retailhub.flows.returns.ledger import create_ledger_table, keep_sold_orders
 from retailhub.flows.returns.refund import ReturnPorts, ReturnSettings, ReturnToRefund
 from retailhub.flows.returns.requests import hold_requested_returns
-from retailhub.flows.returns.restocked import create_restocked_table
 from retailhub.flows.returns.status import create_status_tables
 from retailhub.flows.sagas import Saga, WorkflowRuntime, register_saga, start_saga
 
@@ -74,7 +73,6 @@ async def subscribe_return_to_refund(
         await create_ledger_table(transaction)
         await create_claims_table(transaction)
         await create_status_tables(transaction)
-        await create_restocked_table(transaction)
     saga = flow.saga()
     register_saga(saga)
     subscriptions: list[tuple[str, tuple[str, ...], Handler]] = [
