@@ -295,9 +295,13 @@ class PromotionPublisher:
             except Exception as error:
                 stuck[target] = f"{type(error).__name__}: {error}"
         pid, version = promotion.promotion_id, promotion.version
-        reason = aborted.reason
+        detail = aborted.reason
+        if failed_target in stuck:
+            detail += f"; withdrawal failed: {stuck[failed_target]}"
         async with self.bus.transaction() as transaction:
-            await set_version_state(transaction, pid, version, VersionState.FAILED, [reason])
+            await set_version_state(
+                transaction, pid, version, VersionState.FAILED, [aborted.reason]
+            )
             if failed_target in plan.targets and aborted.step.startswith("publish:"):
                 await record_channel(
                     transaction,
@@ -306,12 +310,7 @@ class PromotionPublisher:
                     failed_target,
                     system=self.channels.system(failed_target),
                     state=ChannelState.FAILED,
-                    detail=aborted.reason
-                    + (
-                        f"; withdrawal failed: {stuck[failed_target]}"
-                        if failed_target in stuck
-                        else ""
-                    ),
+                    detail=detail,
                 )
             if plan.previous_version is not None:
                 await set_version_state(

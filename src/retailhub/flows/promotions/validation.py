@@ -9,7 +9,7 @@ overlaps means two promotions validated at once cannot both pass against each ot
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from retailhub.bus.port import EventBus
@@ -63,7 +63,7 @@ class ValidationSettings:
     """The hub's own pricing rule: the lowest gross margin any promotion may leave, if any."""
 
     minimum_margin_percent: Decimal | None = None
-    reasons_in_alert: int = field(default=20)
+    reasons_in_alert: int = 20
 
 
 async def eligible_skus(erp: ErpPort, promotion: Promotion) -> list[str]:
