@@ -4,14 +4,17 @@ Open Loyalty emulators over HTTP through the six subscriptions on a real SqliteB
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+import asyncpg
 import pytest
 import pytest_asyncio
 
 from retailhub.bus.port import Selection
+from retailhub.bus.postgres import PostgresBus
 from retailhub.bus.sqlite import SqliteBus
 from retailhub.canonical.base import Channel
 from retailhub.canonical.cloudevents import CloudEvent
@@ -34,6 +37,7 @@ from retailhub.flows.catalogue.events import (
     product_event,
     sequence_of,
 )
+from services import require_postgres
 
 from .helpers import (
     FAST_RETRY,
@@ -388,3 +392,54 @@ async def test_a_new_poller_can_baseline_its_first_read(bus: SqliteBus, world: W
     assert second.published == {"products": 1, "inventory": 0, "prices": 0}
     await settled(bus)
     assert (await pos_item(world, sku)).title == "After the baseline"
+
+
+async def test_on_postgresql_the_guard_reads_its_ledger_per_event(world: World) -> None:
+    url = require_postgres()
+    schema = f"catalogue_{uuid.uuid4().hex[:12]}"
+    sku = sku_of(world, 90)
+    try:
+        async with PostgresBus(url, schema=schema, pool_size=4, poll_interval=0.02) as bus:
+            connectors = world.connectors
+            assert connectors.commerce
+            assert connectors.pos
+            assert connectors.loyalty
+            sync = await subscribe_catalogue_sync(
+                bus,
+                erp=world.odoo,
+                commerce=connectors.commerce,
+                pos=connectors.pos,
+                loyalty=connectors.loyalty,
+                settings=SETTINGS,
+                retry=FAST_RETRY,
+            )
+            assert not (await sync.capture.baseline()).errors
+            await world.odoo.client.write(
+                "product.product", [await odoo_product_id(world, sku)], {"name": "On PostgreSQL"}
+            )
+            await world.odoo.adjust_stock(sku, "WEB", Decimal(9), key="catalogue-test:pg:1")
+            report = await sync.capture.poll_once()
+            assert (report.published["products"], report.published["inventory"]) == (1, 1)
+            await settled(bus)
+            (logged,) = await bus.tail(types=[INVENTORY_CHANGED], key=sku)
+            applied = await shopify_available(world, sku, "WEB")
+            stale = logged.event.data | {"on_hand": "999", "available": None}
+            older = InventoryLevel.model_validate(stale).model_copy(
+                update={"sequence": sequence_of(logged.event) - 1}
+            )
+            await bus.publish([inventory_event(older, source="/erp/lagging-replica")])
+            await settled(bus)
+            assert await shopify_available(world, sku, "WEB") == applied
+            raw, _ = await shopify_listing(world, sku)
+            assert raw["title"] == "On PostgreSQL"
+            async with bus.transaction() as transaction:
+                refused = await refusals(transaction, "commerce.inventory")
+            assert [r.key for r in refused] == [f"odoo:{sku}@WEB"]
+            status = await catalogue_status(bus)
+            assert status.applied["commerce.products"] == 1
+    finally:
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await connection.close()
