@@ -1,12 +1,17 @@
-"""Helpers of the API tests: a controllable clock and a probe router guarded by scopes."""
+"""Helpers of the API tests: a controllable clock, a probe router guarded by scopes, reading
+the log, and signed Shopify deliveries."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
@@ -14,6 +19,7 @@ from retailhub.api.clients import ApiClient
 from retailhub.api.security import require_scopes
 from retailhub.bus.port import EventBus
 from retailhub.canonical.cloudevents import CloudEvent
+from retailhub.connectors.shopify.webhooks import sign_shopify_webhook
 
 SHOPIFY_SECRET = "shopify-app-secret-for-tests"
 HUBSPOT_SECRET = "hubspot-app-secret-for-tests"
@@ -79,3 +85,30 @@ async def wait_for_events(
         if time.monotonic() > deadline:
             raise AssertionError(f"expected {count} events of {types}, found {len(found)}")
         await asyncio.sleep(0.05)
+
+
+def shopify_sample(samples: Path, name: str) -> dict[str, Any]:
+    """A Shopify sample resource, bare as webhooks deliver it."""
+    document: dict[str, Any] = orjson.loads((samples / "shopify" / f"{name}.json").read_bytes())
+    return document[name]
+
+
+def delivery(
+    topic: str,
+    resource: Any,
+    *,
+    secret: str = SHOPIFY_SECRET,
+    webhook_id: str | None = None,
+    at: datetime | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """A Shopify delivery of `resource` on `topic`: its body and headers, signed with `secret`."""
+    body = orjson.dumps(resource)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": sign_shopify_webhook(body, secret),
+        "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
+        "X-Shopify-Shop-Domain": "retailhub-test.myshopify.com",
+        "X-Shopify-Triggered-At": (at or datetime.now(UTC)).isoformat(),
+    }
+    return body, headers

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from retailhub.api.app import create_app
@@ -17,34 +15,8 @@ from retailhub.api.hooks.intake import subscribe_webhook_intake
 from retailhub.api.services import ApiServices, HookSettings
 from retailhub.bus.port import RetryPolicy
 from retailhub.bus.sqlite import SqliteBus
-from retailhub.connectors.shopify.webhooks import sign_shopify_webhook
 
-from .helpers import SHOPIFY_SECRET, events_of, wait_for_events
-
-
-def shopify_sample(samples: Any, name: str) -> dict[str, Any]:
-    document: dict[str, Any] = orjson.loads((samples / "shopify" / f"{name}.json").read_bytes())
-    return document[name]
-
-
-def delivery(
-    topic: str,
-    resource: Any,
-    *,
-    secret: str = SHOPIFY_SECRET,
-    webhook_id: str | None = None,
-    at: datetime | None = None,
-) -> tuple[bytes, dict[str, str]]:
-    body = orjson.dumps(resource)
-    headers = {
-        "Content-Type": "application/json",
-        "X-Shopify-Topic": topic,
-        "X-Shopify-Hmac-Sha256": sign_shopify_webhook(body, secret),
-        "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
-        "X-Shopify-Shop-Domain": "retailhub-test.myshopify.com",
-        "X-Shopify-Triggered-At": (at or datetime.now(UTC)).isoformat(),
-    }
-    return body, headers
+from .helpers import delivery, events_of, shopify_sample, wait_for_events
 
 
 async def test_a_signed_delivery_is_accepted_202_and_put_on_the_bus(
