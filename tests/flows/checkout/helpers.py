@@ -156,3 +156,34 @@ async def until_platform_answers(world: World) -> None:
         except Exception:
             assert asyncio.get_running_loop().time() < deadline, "the platform never came back"
             await asyncio.sleep(0.05)
+
+
+async def fails_then_answers(world: World) -> tuple[dict[str, Any], int]:
+    """Faults under which, after `burn` requests, the next request fails (HTTP 500) and the one
+    after it is answered. The emulator re-seeds its error dice whenever faults are set, so the
+    same settings give the same sequence: found here by trying, then used by the test."""
+    member_id = world.estate.customers[0].account.member_id
+    url = f"{world.url}/api/DEFAULT/member/{member_id}"
+    headers = {"X-AUTH-TOKEN": "sandbox-openloyalty-token"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for rate in (0.3, 0.4, 0.5, 0.6, 0.7):
+            await set_faults(world.url, {"down": False, "error_rate": rate})
+            statuses = []
+            for _ in range(8):
+                async with session.get(url) as response:
+                    statuses.append(response.status)
+            for burn in range(7):
+                if statuses[burn] == 500 and statuses[burn + 1] == 200:
+                    return {"error_rate": rate}, burn
+    raise AssertionError("no error rate fails one request and answers the next")
+
+
+async def burn_requests(world: World, count: int) -> None:
+    """Spend `count` of the emulator's error dice on harmless reads."""
+    member_id = world.estate.customers[0].account.member_id
+    url = f"{world.url}/api/DEFAULT/member/{member_id}"
+    headers = {"X-AUTH-TOKEN": "sandbox-openloyalty-token"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for _ in range(count):
+            async with session.get(url) as response:
+                await response.read()

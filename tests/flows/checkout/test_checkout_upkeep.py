@@ -5,13 +5,16 @@ settlement loop posting the queue by itself once the platform recovers."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from retailhub.bus.sqlite import SqliteBus
 from retailhub.canonical.base import Channel
+from retailhub.flows.alerts import open_alerts
 from retailhub.flows.checkout import (
+    REJECTED_ALERT,
     CheckoutDesk,
     CheckoutPolicy,
     MemberRef,
@@ -30,6 +33,8 @@ from .helpers import (
     World,
     balance_at_platform,
     basket,
+    burn_requests,
+    fails_then_answers,
     set_faults,
     until_platform_answers,
     until_posted,
@@ -137,3 +142,34 @@ async def test_the_settlement_loop_posts_the_queue_once_the_platform_is_back(
     assert posted.state is RedemptionState.POSTED
     balance = await balance_at_platform(world, member.account.member_id)
     assert balance == member.points_balance - 150
+
+
+async def test_a_redemption_that_keeps_failing_while_the_platform_answers_is_given_up(
+    bus: SqliteBus, world: World
+) -> None:
+    """The block fails (HTTP 500) while a member lookup right after it is answered: that
+    failure counts, and after `max_settle_attempts` (here 1) the redemption is rejected for an
+    operator instead of being retried for ever."""
+    desk = await open_checkout_desk(bus, world.loyalty, replace(POLICY, max_settle_attempts=1))
+    member = world.member()
+    await warm(desk, world, member)
+    await set_faults(world.url, {"down": True})
+    approved = await desk.reserve("till-1", "k-flaky", MemberRef(card=member.card_number), 90, "S")
+    await desk.capture("till-1", approved.redemption_id)
+    await set_faults(world.url, None)
+    await until_platform_answers(world)
+    flaky, burn = await fails_then_answers(world)
+    await set_faults(world.url, flaky)
+    await burn_requests(world, burn)
+
+    report = await post_offline_queue(desk)
+
+    assert report.rejected == 1
+    given_up = await desk.redemption("till-1", approved.redemption_id)
+    assert given_up.state is RedemptionState.REJECTED
+    assert given_up.attempts == 1
+    assert "gave up after 1 attempts" in (given_up.rejection_reason or "")
+    async with bus.transaction() as transaction:
+        alerts = await open_alerts(transaction, REJECTED_ALERT)
+    assert [a.alert.key for a in alerts] == [approved.redemption_id]
+    assert await balance_at_platform(world, member.account.member_id) == member.points_balance
