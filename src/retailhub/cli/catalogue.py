@@ -21,6 +21,7 @@ from retailhub.config import ConfigError, load_settings
 from retailhub.connectors.ports import ErpPort
 from retailhub.estate import Secrets, load_estate
 from retailhub.flows.catalogue import (
+    CatalogueSettings,
     ErpChangeCapture,
     LoadProgress,
     LoadTargets,
@@ -81,8 +82,9 @@ async def _open_estate() -> AsyncIterator[_Estate]:
         await connectors.close()
 
 
-def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run `work`; configuration, estate and bus errors exit with a message, Ctrl-C with 130."""
+def _run(work: Callable[[], Coroutine[Any, Any, T]], interrupted: str = "interrupted") -> T:
+    """Run `work`; configuration, estate and bus errors exit with a message, Ctrl-C with 130
+    after saying `interrupted`."""
     try:
         return asyncio.run(work())
     except (ConfigError, InvalidDocument) as error:
@@ -90,10 +92,7 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     except BusError as error:
         raise _fail(str(error)) from None
     except KeyboardInterrupt:
-        errors.print(
-            "interrupted: the checkpoint holds every completed batch; "
-            "continue with `retailhub catalogue load --resume`"
-        )
+        errors.print(interrupted)
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
@@ -163,7 +162,11 @@ def load(
                 )
 
     try:
-        progress = _run(work)
+        progress = _run(
+            work,
+            "interrupted: the checkpoint holds every completed batch; "
+            "continue with `retailhub catalogue load --resume`",
+        )
     except NothingToResume as error:
         raise _fail(str(error)) from None
     except typer.Exit:
@@ -196,6 +199,41 @@ def baseline() -> None:
 
     read = _run(work)
     out.print(", ".join(f"{count} {stream}" for stream, count in read.items()) + " recorded")
+
+
+@app.command()
+def poll(
+    once: bool = typer.Option(False, "--once", help="Read the ERP once, then exit."),
+    interval: float = typer.Option(
+        5.0, "--interval", min=0.05, max=3600, help="Seconds between reads."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print each read's outcome as JSON."),
+) -> None:
+    """Capture the ERP's item, stock and price changes onto the bus: once, or every
+    --interval seconds until Ctrl-C (a poller of its own, beside hubs that run the
+    subscriptions). Exit 1 when a --once read failed."""
+
+    async def work() -> bool:
+        async with _open_estate() as opened:
+            capture = ErpChangeCapture(
+                opened.bus, opened.erp, CatalogueSettings(poll_interval_s=interval)
+            )
+            while True:
+                report = await capture.poll_once()
+                outcome = {"published": report.published, "errors": report.errors}
+                if as_json:
+                    out.print_json(orjson.dumps(outcome).decode())
+                else:
+                    published = ", ".join(f"{n} {s}" for s, n in report.published.items())
+                    out.print(f"published {published}")
+                    for stream, error in report.errors.items():
+                        errors.print(f"[red]{stream}:[/red] {error}", highlight=False)
+                if once:
+                    return not report.errors
+                await asyncio.sleep(interval)
+
+    if not _run(work, "stopped: the next poll starts from the last successful read"):
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()

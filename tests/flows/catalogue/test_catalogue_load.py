@@ -180,3 +180,28 @@ async def test_the_load_command_reports_and_refuses_bad_input(world: World, tmp_
     assert code == 0
     assert '"batches": 2' in out
     assert '"commerce.products": 240' in out
+
+
+async def test_the_poll_command_publishes_what_changed_once(world: World, tmp_path: Path) -> None:
+    env = environment(world, tmp_path)
+    runner = CliRunner()
+
+    def invoke(*arguments: str) -> tuple[int, str, str]:
+        result = runner.invoke(app, list(arguments), env=env)
+        return result.exit_code, result.stdout, result.stderr
+
+    code, out, _ = await asyncio.to_thread(invoke, "baseline")
+    assert code == 0, out
+    assert f"{len(world.estate.products)} products" in out
+    sku = world.estate.products[100].sku
+    found = await world.odoo.client.search_read(
+        "product.product", [("default_code", "=", sku)], ["id"]
+    )
+    await world.odoo.client.write("product.product", [found[0]["id"]], {"name": "Polled by CLI"})
+    code, out, errors = await asyncio.to_thread(invoke, "poll", "--once", "--json")
+    assert code == 0, errors
+    assert '"products": 1' in out
+    async with SqliteBus(tmp_path / "retailhub.sqlite") as bus:
+        (logged,) = await bus.tail(types=["retail.product.upserted.v1"])
+    assert logged.event.subject == sku
+    assert logged.event.extensions["changedfields"] == "title"
