@@ -77,3 +77,37 @@ async def test_redelivery_and_replay_start_one_workflow(
     workflows = await DBOS.list_workflows_async(workflow_id_prefix="bus_refund:")
     assert [w.workflow_id for w in workflows] == [wid]
     assert credit_notes == ["R-9"]
+
+
+async def test_a_saga_started_from_a_handler_may_open_hub_transactions(
+    tmp_path: Path, runtime: WorkflowRuntime, alerts: RecordingAlerts
+) -> None:
+    async with SqliteBus(tmp_path / "hub.sqlite") as bus:
+
+        async def record_refund(return_id: str) -> str:
+            async with bus.transaction() as transaction:
+                await transaction.execute("CREATE TABLE IF NOT EXISTS refunds (id TEXT)")
+                await transaction.execute("INSERT INTO refunds VALUES (?)", (return_id,))
+            return return_id
+
+        async def refund(steps: SagaSteps, return_id: str) -> str:
+            return await steps.step("record", lambda: record_refund(return_id))
+
+        saga = Saga("handler_refund", refund, alerts, step_retry=QUICK)
+        register_saga(saga)
+        started: list[str] = []
+
+        async def start_refund(event: CloudEvent, context: HandlerContext) -> None:
+            handle = await start_saga(runtime, saga, event_key(event), event.data["return_id"])
+            started.append(handle.get_workflow_id())
+
+        returned = new_event(
+            "retail.return.received.v1", "/pos/store-12", {"return_id": "R-10"}, subject="R-10"
+        )
+        await bus.subscribe("handler_refund", ["retail.return.*"], start_refund)
+        await bus.publish_one(returned)
+        await eventually(lambda: len(started) == 1, "the saga is started")
+        outcome = await runtime.result(started[0], timeout=WAIT)
+        assert (outcome.status, outcome.result) == (SagaStatus.COMPLETED, "R-10")
+        async with bus.transaction() as transaction:
+            assert await transaction.fetch_all("SELECT id FROM refunds") == [("R-10",)]

@@ -23,6 +23,7 @@ DBOS is a process-wide singleton: one runtime may be launched per process at a t
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import sqlite3
 from collections.abc import Callable, Coroutine, Mapping
@@ -232,11 +233,17 @@ class WorkflowRuntime:
         """Start `workflow` under `workflow_id` unless it exists; a handle on it either way.
 
         Starting an id that exists (running, finished or failed) runs nothing new: the handle
-        returns the existing workflow's result. The workflow runs as a task on this loop.
+        returns the existing workflow's result. The workflow runs as a task on this loop, in a
+        context of its own: started from a bus handler, it must not inherit the handler's
+        "inside a handler" mark, which would refuse its steps a transaction of their own.
         """
         self._require_open()
-        with SetWorkflowID(workflow_id):
-            return await DBOS.start_workflow_async(workflow, *args, **kwargs)
+
+        async def start() -> WorkflowHandleAsync[R]:
+            with SetWorkflowID(workflow_id):
+                return await DBOS.start_workflow_async(workflow, *args, **kwargs)
+
+        return await asyncio.create_task(start(), context=contextvars.Context())
 
     async def result(self, workflow_id: str, *, timeout: float | None = None) -> Any:
         """Wait for a workflow's result (raising its error), at most `timeout` seconds.
