@@ -43,6 +43,8 @@ class Basket(BaseModel):
 
 
 CALLS: list[dict[str, Any]] = []
+SLOW_STARTED = asyncio.Event()
+SLOW_RELEASE = asyncio.Event()
 Selling = Annotated[ApiClient, Depends(require_scopes("pos", "commerce"))]
 Reading = Annotated[ApiClient, Depends(require_scopes("read"))]
 Till = Annotated[ApiClient, Depends(require_scopes("pos"))]
@@ -60,6 +62,12 @@ def probe_router() -> APIRouter:
     @router.get("/whoami")
     async def whoami(client: Reading) -> dict[str, Any]:
         return {"client": client.name, "scopes": sorted(client.scopes)}
+
+    @router.post("/slow", status_code=201)
+    async def slow(client: Till) -> dict[str, Any]:
+        SLOW_STARTED.set()
+        await SLOW_RELEASE.wait()
+        return {"done": True}
 
     @router.post("/failing")
     async def failing(client: Till) -> dict[str, Any]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
 from retailhub.api.services import ApiServices
 
+from . import helpers
 from .conftest import issue_key
 from .helpers import CALLS
 
@@ -89,3 +92,21 @@ async def test_a_failed_request_releases_its_key(
 async def test_without_a_valid_key_the_route_answers_401_first(api: httpx.AsyncClient) -> None:
     answer = await api.post("/v1/probe/baskets", json={}, headers={"Idempotency-Key": "x"})
     assert answer.status_code == 401
+
+
+async def test_a_repeat_while_the_first_runs_is_409_with_retry_after(
+    api: httpx.AsyncClient, till: dict[str, str]
+) -> None:
+    helpers.SLOW_STARTED = started = asyncio.Event()
+    helpers.SLOW_RELEASE = release = asyncio.Event()
+    headers = {**till, "Idempotency-Key": "slow-1"}
+    first = asyncio.create_task(api.post("/v1/probe/slow", json={}, headers=headers))
+    await asyncio.wait_for(started.wait(), 20)
+    repeat = await api.post("/v1/probe/slow", json={}, headers=headers)
+    release.set()
+    assert (await first).status_code == 201
+    assert repeat.status_code == 409
+    assert repeat.headers["retry-after"] == "1"
+    assert repeat.json()["type"] == "urn:retailhub:problem:idempotency-key-in-progress"
+    after = await api.post("/v1/probe/slow", json={}, headers=headers)
+    assert after.headers["idempotent-replayed"] == "true"
