@@ -9,10 +9,11 @@ their own; the hub's and the emulators' CPU time are reported apart, since they 
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import resource
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,15 +21,15 @@ from typing import Any
 from retailhub.bootstrap import open_hub
 from retailhub.canonical.catalogue import to_event
 from retailhub.config import Settings
-from retailhub.demo.sandbox_process import sandbox_processes
+from retailhub.demo.sandbox_process import RunningSandbox, sandbox_processes
 from retailhub.demo.shoppers import Shoppers
-from retailhub.flows.order_to_cash import StockSettings
 from retailhub.flows.order_to_cash.events import ORDER_CREATED
 from retailhub.flows.order_to_cash.status import SETTLED, SYSTEMS, TABLE
+from retailhub.sandbox.runner import sandbox_status
 from retailhub.sandbox.seed import build_estate
 
 SETTLED_OUTCOMES = tuple(sorted(outcome.value for outcome in SETTLED))
-POLL_S = 0.1
+POLL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,18 @@ class OrdersBenchmark:
     offered_rate: float
     hub_cpu_s: float
     emulators_cpu_s: float
+    erp_moves_stock: bool
+    calls_per_order: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """The figures as JSON-ready values, shares of CPU included."""
+        """The figures as JSON-ready values, shares and CPU per order included."""
         figures = asdict(self)
         busy = self.hub_cpu_s + self.emulators_cpu_s
         figures["hub_cpu_share"] = round(self.hub_cpu_s / busy, 3) if busy else None
+        figures["emulators_cpu_share"] = round(self.emulators_cpu_s / busy, 3) if busy else None
+        settled = max(self.settled, 1)
+        figures["hub_cpu_ms_per_order"] = round(self.hub_cpu_s * 1000 / settled, 2)
+        figures["emulators_cpu_ms_per_order"] = round(self.emulators_cpu_s * 1000 / settled, 2)
         return figures
 
 
@@ -59,11 +66,31 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+async def _requests_served(sandbox: RunningSandbox) -> dict[str, int]:
+    """How many requests each emulator has served so far."""
+    answers = await sandbox_status(sandbox.ports)
+    return {
+        system: int((answer or {}).get("requests_served", 0)) for system, answer in answers.items()
+    }
+
+
 async def measure_orders(
-    workdir: Path, *, orders: int = 1000, rate: float = 0.0, seed: int = 42, deadline_s: float = 600
+    workdir: Path,
+    *,
+    orders: int = 1000,
+    rate: float = 0.0,
+    seed: int = 42,
+    deadline_s: float = 600,
+    erp_moves_stock: bool = True,
+    profile_dir: Path | None = None,
 ) -> OrdersBenchmark:
     """Publish `orders` orders (all at once, or `rate` per second) and time each until settled
-    in every system; gives up after `deadline_s` and reports what settled by then."""
+    in every system; gives up after `deadline_s` and reports what settled by then.
+
+    With `erp_moves_stock` the ERP emulator delivers confirmed sale orders itself and the hub
+    moves no stock (as with real Odoo and stocked goods); otherwise the hub adjusts each line.
+    `profile_dir` receives a cProfile (thread CPU time) of the hub's event loop and of each
+    emulator."""
     estate = await asyncio.to_thread(build_estate, seed)
     shoppers = Shoppers(estate, seed=seed)
     day = estate.campaign.valid_from.astimezone(UTC) + timedelta(days=2)
@@ -71,11 +98,21 @@ async def measure_orders(
     events = [to_event(order, ORDER_CREATED, "/bench/orders") for order in batch]
     settings = Settings(home=workdir / "hub", bus="sqlite", database_url=None, nats_url=None)
     settings.home.mkdir(parents=True, exist_ok=True)
+    profiler = None if profile_dir is None else cProfile.Profile(time.thread_time)
     async with (
-        sandbox_processes(workdir / "sandbox", seed=seed) as sandbox,
-        open_hub(settings, estate=sandbox.estate, stock=StockSettings()) as hub,
+        sandbox_processes(
+            workdir / "sandbox",
+            seed=seed,
+            seeded_from=estate,
+            deliver_on_confirm=erp_moves_stock,
+            profile_dir=profile_dir,
+        ) as sandbox,
+        open_hub(settings, estate=sandbox.estate, stock=sandbox.stock) as hub,
     ):
+        served = await _requests_served(sandbox)
         hub_cpu, emulators_cpu = _cpu_seconds(), sandbox.cpu_seconds()
+        if profiler is not None:
+            profiler.enable()
         published: dict[str, float] = {}
         started = time.time()
         if rate <= 0:
@@ -87,12 +124,17 @@ async def measure_orders(
                 await hub.bus.publish_one(event)
                 published[batch[n].order_id] = time.time()
         done = await _wait_settled(hub.bus, orders, started + deadline_s)
+        if profiler is not None and profile_dir is not None:
+            profiler.disable()
+            profiler.dump_stats(profile_dir / "hub.prof")
         hub_cpu, emulators_cpu = _cpu_seconds() - hub_cpu, sandbox.cpu_seconds() - emulators_cpu
+        after = await _requests_served(sandbox)
     latencies = sorted(
         (settled_at - published[order_id]) * 1000 for order_id, settled_at in done.items()
     )
     last = max(done.values(), default=started)
     elapsed = max(last - started, 1e-9)
+    per_order = max(len(done), 1)
     return OrdersBenchmark(
         orders=orders,
         settled=len(done),
@@ -101,8 +143,14 @@ async def measure_orders(
         p50_ms=round(statistics.median(latencies), 1) if latencies else 0.0,
         p99_ms=round(_percentile(latencies, 0.99), 1) if latencies else 0.0,
         offered_rate=rate,
-        hub_cpu_s=round(hub_cpu, 1),
-        emulators_cpu_s=round(emulators_cpu, 1),
+        hub_cpu_s=round(hub_cpu, 2),
+        emulators_cpu_s=round(emulators_cpu, 2),
+        erp_moves_stock=sandbox.stock.erp_moves_stock,
+        calls_per_order={
+            system: round((after[system] - served[system]) / per_order, 2)
+            for system in sorted(after)
+            if after[system] > served[system]
+        },
     )
 
 
