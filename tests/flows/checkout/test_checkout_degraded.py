@@ -4,6 +4,7 @@ once the platform recovers, the offline queue posted and a rejection reported fo
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -254,3 +255,23 @@ async def test_a_slow_platform_gets_a_degraded_answer_and_then_is_not_asked(
     assert all(a.balance == member.points_balance for a in answers)
     assert "within the checkout budget" in (answers[0].degraded_reason or "")
     assert "breaker" in (answers[-1].degraded_reason or "")
+
+
+async def test_concurrent_offline_approvals_share_one_daily_limit(
+    bus: SqliteBus, world: World
+) -> None:
+    desk = await desk_for(bus, world)
+    member = world.member()
+    ref = MemberRef(card=member.card_number)
+    await warm(desk, world, member)
+    await set_faults(world.url, DOWN)
+
+    outcomes = await asyncio.gather(
+        *(desk.reserve("till-1", f"k-race-{n}", ref, 250, f"S-{n}") for n in range(6)),
+        return_exceptions=True,
+    )
+
+    approved = [o for o in outcomes if not isinstance(o, BaseException)]
+    refused = [o for o in outcomes if isinstance(o, RedemptionRefused)]
+    assert len(approved) == 2
+    assert len(refused) == 4

@@ -4,6 +4,7 @@ emulator over HTTP, once per Idempotency-Key, and unfinished reservations expire
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -219,3 +220,16 @@ async def test_a_reissued_card_is_quoted_for_its_new_holder(bus: SqliteBus, worl
     assert before.member_id == first.account.member_id
     assert after.member_id == second.account.member_id
     assert after.balance == second.points_balance
+
+
+async def test_concurrent_retries_of_one_key_reserve_once(bus: SqliteBus, world: World) -> None:
+    desk = await desk_for(bus, world)
+    member = world.member()
+    ref = MemberRef(card=member.card_number)
+
+    answers = await asyncio.gather(
+        *(desk.reserve("till-1", "key-racing", ref, 70, "S-7") for _ in range(4))
+    )
+
+    assert len({a.redemption_id for a in answers}) == 1
+    assert await balance_at_platform(world, member.account.member_id) == member.points_balance - 70
