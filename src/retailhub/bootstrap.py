@@ -21,6 +21,7 @@ from retailhub.estate import Estate, Product, Role, Secrets, SystemSettings, loa
 if TYPE_CHECKING:
     from retailhub.flows.alerts import BusAlertSink
     from retailhub.flows.order_to_cash import StockSettings
+    from retailhub.flows.reconciliation import Reconciliation
     from retailhub.flows.sagas import WorkflowRuntime
 
 __all__ = [
@@ -239,6 +240,7 @@ class Hub:
     runtime: WorkflowRuntime
     alerts: BusAlertSink
     subscriptions: list[str] = field(default_factory=list)
+    reconciliation: Reconciliation | None = None
 
 
 @asynccontextmanager
@@ -259,6 +261,9 @@ async def open_hub(
     from retailhub.flows.alerts import BusAlertSink, create_alerts_table
     from retailhub.flows.customers.wiring import subscribe_customer_sync
     from retailhub.flows.order_to_cash import subscribe_order_to_cash
+    from retailhub.flows.promotions import subscribe_promotion_publishing
+    from retailhub.flows.reconciliation import subscribe_reconciliation
+    from retailhub.flows.returns.wiring import register_return_to_refund, subscribe_return_to_refund
     from retailhub.flows.sagas import WorkflowRuntime, WorkflowSettings
 
     chosen = estate or load_estate()
@@ -266,20 +271,51 @@ async def open_hub(
         chosen, secrets or Secrets.from_environment(sandbox=chosen.name == "sandbox")
     )
     erp = routed_erp(chosen, connectors.erps)
+    loyalty = _required(connectors.loyalty, Role.LOYALTY)
+    crm = _required(connectors.crm, Role.CRM)
+    commerce = _required(connectors.commerce, Role.COMMERCE)
+    pos = _required(connectors.pos, Role.POS)
+    routing = chosen.routing.get(Role.ERP)
+    booking_erps = {
+        name: one for name, one in connectors.erps.items() if not routing or name != routing.shadow
+    }
     bus = build_bus(settings)
+    alerts = BusAlertSink(bus)
+    refunds = register_return_to_refund(
+        bus, erp=erp, loyalty=loyalty, crm=crm, commerce=commerce, alerts=alerts
+    )
     try:
         async with bus, WorkflowRuntime(WorkflowSettings.from_settings(settings)) as runtime:
-            hub = Hub(settings, chosen, bus, connectors, erp, runtime, BusAlertSink(bus))
+            hub = Hub(settings, chosen, bus, connectors, erp, runtime, alerts)
             async with bus.transaction() as transaction:
                 await create_alerts_table(transaction)
-            loyalty = _required(connectors.loyalty, Role.LOYALTY)
-            crm = _required(connectors.crm, Role.CRM)
-            commerce = _required(connectors.commerce, Role.COMMERCE)
             hub.subscriptions += await subscribe_order_to_cash(
                 bus, erp=erp, loyalty=loyalty, crm=crm, stock=stock, retry=HUB_RETRY
             )
             hub.subscriptions += await subscribe_customer_sync(
                 bus, crm=crm, commerce=commerce, loyalty=loyalty, retry=HUB_RETRY
+            )
+            hub.subscriptions += await subscribe_return_to_refund(
+                bus, runtime, refunds, retry=HUB_RETRY
+            )
+            hub.subscriptions += await subscribe_promotion_publishing(
+                bus,
+                runtime,
+                erp=erp,
+                commerce=commerce,
+                pos=pos,
+                loyalty=loyalty,
+                alerts=alerts,
+                retry=HUB_RETRY,
+            )
+            hub.reconciliation = await subscribe_reconciliation(
+                bus,
+                runtime,
+                erps=booking_erps,
+                loyalty=loyalty,
+                alerts=alerts,
+                erp=erp,
+                retry=HUB_RETRY,
             )
             yield hub
     finally:

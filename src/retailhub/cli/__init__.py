@@ -4,7 +4,22 @@ from __future__ import annotations
 
 import typer
 
-from retailhub.cli import bench, demo, events, pos, samples, sandbox, schemas, translate, validate
+from retailhub.cli import (
+    bench,
+    bench_returns,
+    clients,
+    demo,
+    events,
+    pos,
+    promotions,
+    reconcile,
+    samples,
+    sandbox,
+    schemas,
+    serve,
+    translate,
+    validate,
+)
 from retailhub.observability.logging import configure_logging
 
 app = typer.Typer(
@@ -26,6 +41,11 @@ app.add_typer(events.dlq_app, name="dlq")
 app.command("replay")(events.replay)
 app.add_typer(pos.app, name="pos")
 app.add_typer(bench.app, name="bench")
+bench.app.command("returns")(bench_returns.bench_returns)
+app.command("reconcile")(reconcile.reconcile)
+app.add_typer(promotions.app, name="promotions")
+app.command("serve")(serve.serve)
+app.add_typer(clients.app, name="clients")
 
 
 def main() -> None:
