@@ -14,7 +14,7 @@ from retailhub.connectors.errors import MappingError
 from retailhub.connectors.hubspot import HubSpotCrm
 from retailhub.connectors.hubspot.client import HubSpotRefused
 from retailhub.connectors.hubspot.connector import SearchWindowExceeded
-from retailhub.connectors.hubspot.mapping import CONTACT_PROPERTIES
+from retailhub.connectors.hubspot.mapping import CONTACT_PROPERTIES, NOTE_KEY_PROPERTY
 from retailhub.sandbox.hubspot import HubSpotEmulator
 from retailhub.sandbox.seed import Estate
 
@@ -218,6 +218,27 @@ async def test_a_note_lands_once_on_the_contacts_timeline(
     assert note is not None
     assert note.properties["hs_note_body"] == "Returned &lt;kettle&gt;<br>refund 24.99"
     assert hubspot.store.associations("notes", int(first)) == [("contacts", int(contact_id), 202)]
+
+
+async def test_a_search_by_note_key_is_case_blind_and_honours_every_filter(
+    crm: HubSpotCrm, estate: Estate
+) -> None:
+    contact_id = estate.customers[0].crm_view.identities["hubspot"]
+    first = await crm.add_note(contact_id, "Order W-1: 2 lines", "Order:W-1")
+    second = await crm.add_note(contact_id, "Order W-2: 1 line", "order:W-2")
+
+    def by_key(key: str) -> dict[str, str]:
+        return {"propertyName": NOTE_KEY_PROPERTY, "operator": "EQ", "value": key}
+
+    async def ids(*groups: list[dict[str, str]]) -> list[str]:
+        page = await crm.client.search("notes", list(groups), (NOTE_KEY_PROPERTY,))
+        return sorted(str(result["id"]) for result in page["results"])
+
+    assert await ids([by_key("ORDER:w-1")]) == [first]
+    body = {"propertyName": "hs_note_body", "operator": "EQ", "value": "something else"}
+    assert await ids([by_key("order:w-1"), body]) == []
+    assert await ids([by_key("order:w-1")], [by_key("order:w-2")]) == sorted([first, second])
+    assert await ids([by_key("order:w-3")]) == []
 
 
 async def test_a_case_opens_once_per_key_and_moves_through_its_stages(

@@ -23,6 +23,10 @@ CREATE TABLE IF NOT EXISTS crm_object (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS crm_contact_email ON crm_object (object_type, email);
 CREATE INDEX IF NOT EXISTS crm_object_updated ON crm_object (object_type, updated_ms);
+CREATE INDEX IF NOT EXISTS crm_object_note_key
+    ON crm_object (object_type, lower(json_extract(properties, '$.retailhub_note_key')));
+CREATE INDEX IF NOT EXISTS crm_object_case_key
+    ON crm_object (object_type, lower(json_extract(properties, '$.retailhub_case_key')));
 CREATE TABLE IF NOT EXISTS crm_association (
     from_type TEXT NOT NULL,
     from_id INTEGER NOT NULL,
@@ -32,6 +36,10 @@ CREATE TABLE IF NOT EXISTS crm_association (
     PRIMARY KEY (from_type, from_id, to_type, to_id, type_id)
 );
 """
+
+KEY_PROPERTIES = ("retailhub_note_key", "retailhub_case_key")
+"""Properties looked up by exact value (the connector's idempotency keys): indexed, as HubSpot's
+search index answers such a lookup without reading every object of the type."""
 
 FIRST_ID = {"contacts": 1001, "notes": 50_000_000_001, "tickets": 9_000_000_001}
 """Where new ids start per object type when the portal holds none of that type yet."""
@@ -232,13 +240,22 @@ class CrmStore:
         return total, [_row(row) for row in rows]
 
     def candidates(self, object_type: str, groups: Sequence[Sequence[Filter]]) -> list[CrmObject]:
-        """Objects that may match, narrowed in SQL when every group pins the email or bounds the
-        modification date; `matches` then decides exactly."""
+        """Objects that may match, narrowed in SQL when every group pins the email, a single
+        group pins a key property, or every group bounds the modification date; `matches` then
+        decides exactly."""
         email = _pinned_email(groups)
+        key = _pinned_key(groups)
         if email is not None:
             rows = self.db.execute(
                 "SELECT * FROM crm_object WHERE object_type = ? AND email = ?",
                 (object_type, email.lower()),
+            ).fetchall()
+        elif key is not None:
+            name, value = key
+            rows = self.db.execute(
+                "SELECT * FROM crm_object WHERE object_type = ?"
+                f" AND lower(json_extract(properties, '$.{name}')) = ?",
+                (object_type, value.lower()),
             ).fetchall()
         else:
             since = _modified_floor(object_type, groups)
@@ -300,6 +317,20 @@ def _pinned_email(groups: Sequence[Sequence[Filter]]) -> str | None:
         if f.property_name == "email" and f.operator == "EQ" and f.value
     }
     return emails.pop() if len(groups) == 1 and len(emails) == 1 else None
+
+
+def _pinned_key(groups: Sequence[Sequence[Filter]]) -> tuple[str, str] | None:
+    """The (key property, value) a one-group search pins with EQ, when it pins one."""
+    if len(groups) != 1:
+        return None
+    return next(
+        (
+            (f.property_name, f.value)
+            for f in groups[0]
+            if f.property_name in KEY_PROPERTIES and f.operator == "EQ" and f.value is not None
+        ),
+        None,
+    )
 
 
 def _modified_floor(object_type: str, groups: Sequence[Sequence[Filter]]) -> int:
