@@ -11,7 +11,9 @@ from odoo_documents import PLACED, refund, sale
 from retailhub.canonical.money import Money
 from retailhub.canonical.order import OrderStatus
 from retailhub.connectors.errors import MappingError
+from retailhub.connectors.odoo.client import OdooRefused
 from retailhub.connectors.odoo.connector import OdooConnector
+from retailhub.sandbox.odoo import OdooEmulator
 from retailhub.sandbox.seed import Estate
 
 DAY = date(2026, 11, 20)
@@ -195,3 +197,52 @@ async def test_a_line_scanned_by_barcode_only_is_posted(
         "sale.order.line", [("id", "in", record["order_line"])], ["product_id"]
     )
     assert [line["product_id"][1].split("]")[0] for line in lines] == ["[SKU-10000", "[SKU-10004"]
+
+
+async def test_a_sale_of_known_items_costs_a_lookup_a_create_a_confirm_and_a_read(
+    odoo: OdooConnector, emulator: OdooEmulator
+) -> None:
+    await odoo.post_sale_order(
+        sale("A-1201", [("SKU-10000", "1", "2.19")], customer_id="CUST-00001"), "order:A-1201"
+    )
+    before = emulator.faults.requests_served
+    order = sale(
+        "A-1202",
+        [("SKU-10000", "2", "2.19")],
+        location="WEB",
+        shipping="4.95",
+        customer_id="CUST-00001",
+    )
+
+    posting = await odoo.post_sale_order(order, "order:A-1202")
+
+    assert emulator.faults.requests_served - before == 4
+    assert posting.status == "sale"
+    assert posting.amount == order.totals.grand_total
+
+
+async def test_a_variant_odoo_replaced_is_read_again_after_odoo_refuses_the_old_id(
+    odoo: OdooConnector, emulator: OdooEmulator
+) -> None:
+    await odoo.post_sale_order(sale("A-1301", [("SKU-10000", "1", "2.19")]), "order:A-1301")
+    with emulator.db:
+        emulator.db.execute(
+            "UPDATE product_product SET id = id + 100000 WHERE default_code = 'SKU-10000'"
+        )
+    order = sale("A-1302", [("SKU-10000", "1", "2.19")])
+
+    with pytest.raises(OdooRefused, match="does not exist"):
+        await odoo.post_sale_order(order, "order:A-1302")
+    posting = await odoo.post_sale_order(order, "order:A-1302")
+
+    assert posting.status == "sale"
+    [line] = await odoo.client.search_read(
+        "sale.order.line",
+        [("order_id", "=", int(posting.external_id.split(",")[1]))],
+        ["product_id"],
+    )
+    [variant] = await odoo.client.search_read(
+        "product.product", [("default_code", "=", "SKU-10000")], ["id"]
+    )
+    assert line["product_id"][0] == variant["id"]
+    assert await _count(odoo, "sale.order", "client_order_ref", "order:A-1302") == 1

@@ -13,6 +13,10 @@ Idempotency, as Odoo takes no idempotency key:
   apply is overwritten; the window is one round trip.
 Stores are warehouses whose `code` is the store code; customers are partners whose `ref` is
 the golden customer id (a walk-in partner for anonymous sales).
+
+Calls per completed sale: the lookup by key, the create, the confirmation and one read of the
+result. Variant ids by SKU/GTIN and partner ids by customer come from a bounded, expiring cache
+(`REFERENCE_TTL_S`); a write Odoo refuses forgets the ids it named, so its retry reads them.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from retailhub.connectors.odoo.catalogue import (
     pricing_control,
     product_to_canonical,
 )
-from retailhub.connectors.odoo.client import OdooClient, Record
+from retailhub.connectors.odoo.client import OdooClient, OdooRefused, Record
 from retailhub.connectors.odoo.fields import OdooRecord, decimal_text, odoo_datetime
 from retailhub.connectors.odoo.sales import (
     CREDIT_NOTE_FIELDS,
@@ -56,8 +60,16 @@ from retailhub.connectors.odoo.sales import (
 from retailhub.connectors.odoo.stock import QUANT_FIELDS, quants_to_levels
 from retailhub.connectors.ports import ErpPort, Posting, PricingControl
 from retailhub.resilience import ResiliencePolicy, Resilient
+from retailhub.resilience.cache import ReferenceCache
 
 _log = structlog.get_logger(__name__)
+
+PRODUCT_CACHE_ENTRIES = 50_000
+PARTNER_CACHE_ENTRIES = 20_000
+REFERENCE_TTL_S = 600.0
+"""Variant ids by SKU or GTIN and partner ids by customer are kept this long: Odoo's ids never
+change, so only a SKU given to another variant (or a partner merged) is seen late, and a write
+Odoo refuses forgets the ids it named at once."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +136,12 @@ class OdooConnector(ErpPort):
         self._store_locations: dict[int, str] = {}
         self._located: set[str] = set()
         self._sku_by_product: dict[int, str] = {}
-        self._partners: dict[str, int] = {}
+        self._product_ids: ReferenceCache[tuple[str, str], int] = ReferenceCache(
+            max_entries=PRODUCT_CACHE_ENTRIES, ttl_s=REFERENCE_TTL_S
+        )
+        self._partners: ReferenceCache[str, int] = ReferenceCache(
+            max_entries=PARTNER_CACHE_ENTRIES, ttl_s=REFERENCE_TTL_S
+        )
 
     @classmethod
     def from_options(
@@ -178,22 +195,41 @@ class OdooConnector(ErpPort):
     # sales and returns
 
     async def post_sale_order(self, order: Order, key: str) -> Posting:
+        """Look the key up; create the sale order if absent, confirm it if it is a completed
+        sale still in quotation, and read it once at the end (Odoo computes the total)."""
         found = await self._sale_order(key)
         if found is None:
-            store = await self._store(order.location or self.settings.default_location)
-            values = sale_order_values(
-                order,
-                key,
-                partner_id=await self._partner(order.customer_id, order.email),
-                warehouse_id=store.warehouse_id,
-                products=await self._products_for([(line.sku, line.gtin) for line in order.lines]),
-                shipping_product_id=await self._shipping_product(),
-            )
-            found = await self._read("sale.order", await self.client.create("sale.order", values))
-        if order.status is OrderStatus.COMPLETED and found.get("state") in ("draft", "sent"):
-            await self.client.act("sale.order", "action_confirm", [found["id"]])
-            found = await self._read("sale.order", found["id"])
+            order_id, state = await self._create_sale_order(order, key), "draft"
+        else:
+            order_id, state = int(found["id"]), str(found.get("state"))
+        if order.status is OrderStatus.COMPLETED and state in ("draft", "sent"):
+            await self.client.act("sale.order", "action_confirm", [order_id])
+            found = None
+        if found is None:
+            found = await self._read("sale.order", order_id)
         return sale_order_posting(found, await self._store_by_warehouse(), self._zone)
+
+    async def _create_sale_order(self, order: Order, key: str) -> int:
+        """Create the quotation; a refusal forgets the cached ids it named, so the retry reads
+        them afresh (a product or partner merged or deleted in Odoo)."""
+        store = await self._store(order.location or self.settings.default_location)
+        items = [(line.sku, line.gtin) for line in order.lines]
+        shipping = self.settings.shipping_sku
+        products = await self._products_for([*items, (shipping, None)] if shipping else items)
+        partner = await self._partner(order.customer_id, order.email)
+        values = sale_order_values(
+            order,
+            key,
+            partner_id=partner,
+            warehouse_id=store.warehouse_id,
+            products=products,
+            shipping_product_id=products.by_sku.get(shipping) if shipping else None,
+        )
+        try:
+            return await self.client.create("sale.order", values)
+        except OdooRefused:
+            self._forget_references(items, order.customer_id)
+            raise
 
     async def find_posting(self, key: str) -> Posting | None:
         order = await self._sale_order(key)
@@ -240,7 +276,12 @@ class OdooConnector(ErpPort):
                 store=document.received_location or document.initiated_location,
                 business_day=document.created_at.astimezone(self._zone).date(),
             )
-            move_id = await self.client.create("account.move", values)
+            try:
+                move_id = await self.client.create("account.move", values)
+            except OdooRefused:
+                lines = [(line.sku, line.gtin) for line in document.lines]
+                self._forget_references(lines, document.customer_id)
+                raise
             found = await self._read("account.move", move_id)
         if found.get("state") == "draft":
             await self.client.act("account.move", "action_post", [found["id"]])
@@ -480,12 +521,33 @@ class OdooConnector(ErpPort):
         return self._sku_by_product
 
     async def _products_for(self, items: Sequence[tuple[str | None, str | None]]) -> Products:
-        """The variants the lines name, by SKU and by GTIN (archived ones included)."""
-        skus = sorted({sku for sku, _ in items if sku})
-        barcodes = sorted({code for _, gtin in items if gtin for code in _barcode_forms(gtin)})
+        """The variants the lines name, by SKU and by GTIN (archived ones included): from the
+        cache, and what it lacks in one lookup."""
+        skus = {sku for sku, _ in items if sku}
+        gtins = {normalise_gtin(gtin) for _, gtin in items if gtin}
+        by_sku = {sku: found for sku in skus if (found := self._product_ids.get(("sku", sku)))}
+        by_gtin = {
+            code: found for code in gtins if (found := self._product_ids.get(("gtin", code)))
+        }
+        missing_skus, missing_gtins = sorted(skus - set(by_sku)), sorted(gtins - set(by_gtin))
+        if missing_skus or missing_gtins:
+            looked_up = await self._look_up_products(missing_skus, missing_gtins)
+            for sku, found in looked_up.by_sku.items():
+                self._product_ids.put(("sku", sku), found)
+            for code, found in looked_up.by_gtin.items():
+                self._product_ids.put(("gtin", code), found)
+            by_sku.update((sku, looked_up.by_sku[sku]) for sku in skus & set(looked_up.by_sku))
+            by_gtin.update(
+                (code, looked_up.by_gtin[code]) for code in gtins & set(looked_up.by_gtin)
+            )
+        return Products(by_sku, by_gtin)
+
+    async def _look_up_products(self, skus: Sequence[str], gtins: Sequence[str]) -> Products:
+        """The variants with these internal references or barcodes, asked of Odoo."""
+        barcodes = sorted({code for gtin in gtins for code in _barcode_forms(gtin)})
         terms: list[Any] = []
         if skus:
-            terms.append(("default_code", "in", skus))
+            terms.append(("default_code", "in", list(skus)))
         if barcodes:
             terms.append(("barcode", "in", barcodes))
         if not terms:
@@ -503,28 +565,33 @@ class OdooConnector(ErpPort):
                 by_gtin[normalise_gtin(barcode)] = record["id"]
         return Products(by_sku, by_gtin)
 
-    async def _shipping_product(self) -> int | None:
-        sku = self.settings.shipping_sku
-        if sku is None:
-            return None
-        return (await self._products_for([(sku, None)])).by_sku.get(sku)
+    def _forget_references(
+        self, items: Sequence[tuple[str | None, str | None]], customer_id: str | None
+    ) -> None:
+        """Forget the cached ids a refused write named."""
+        self._product_ids.forget(("sku", sku) for sku, _ in items if sku)
+        self._product_ids.forget(("gtin", normalise_gtin(gtin)) for _, gtin in items if gtin)
+        self._partners.forget([customer_id or self.settings.walk_in_ref])
 
     async def _partner(self, customer_id: str | None, email: str | None) -> int:
         """The partner whose `ref` is the customer id (the walk-in partner when anonymous),
         created on first use."""
         ref = customer_id or self.settings.walk_in_ref
-        if ref not in self._partners:
-            found = await self.client.search_read(
-                "res.partner", [("ref", "=", ref)], ["id"], limit=1, context={"active_test": False}
+        known = self._partners.get(ref)
+        if known is not None:
+            return known
+        found = await self.client.search_read(
+            "res.partner", [("ref", "=", ref)], ["id"], limit=1, context={"active_test": False}
+        )
+        if found:
+            partner = int(found[0]["id"])
+        else:
+            name = email or customer_id or "Walk-in customer"
+            partner = await self.client.create(
+                "res.partner", {"name": name, "ref": ref, "email": email or False}
             )
-            if found:
-                self._partners[ref] = found[0]["id"]
-            else:
-                name = email or customer_id or "Walk-in customer"
-                self._partners[ref] = await self.client.create(
-                    "res.partner", {"name": name, "ref": ref, "email": email or False}
-                )
-        return self._partners[ref]
+        self._partners.put(ref, partner)
+        return partner
 
     async def _vat_rates(self) -> dict[int, Decimal]:
         rates = {}
