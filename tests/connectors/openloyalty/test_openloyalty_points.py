@@ -21,6 +21,7 @@ from retailhub.canonical.promotion import (
 )
 from retailhub.canonical.returns import Return, ReturnLine
 from retailhub.connectors.openloyalty import OpenLoyaltyConnector
+from retailhub.sandbox.openloyalty import OpenLoyaltyEmulator
 from retailhub.sandbox.seed import Estate
 
 
@@ -109,6 +110,34 @@ async def test_registering_a_sale_twice_accrues_once_and_answers_the_first(
 
     assert again == first
     assert await balance(loyalty, member.account.member_id) == before + first.points
+
+
+async def test_a_sale_that_earns_is_answered_from_its_transfers_in_two_requests(
+    loyalty: OpenLoyaltyConnector,
+    emulator: OpenLoyaltyEmulator,
+    estate: Estate,
+    sale: SaleBuilder,
+) -> None:
+    member = estate.customers[8]
+    order = sale(member, [(plain_sku(estate), 2)], order_id="ORD-7")
+    before = emulator.faults.requests_served
+
+    outcome = await loyalty.register_sale(order, key="order:ORD-7")
+
+    assert emulator.faults.requests_served - before == 2
+    assert outcome.member_id == member.account.member_id
+    assert outcome.points == base_points(order) > 0
+
+
+async def test_a_sale_of_an_unknown_card_reads_the_transaction_and_names_nobody(
+    loyalty: OpenLoyaltyConnector, estate: Estate, sale: SaleBuilder
+) -> None:
+    order = sale(estate.customers[9], [(plain_sku(estate), 1)], order_id="ORD-8")
+    stranger = order.model_copy(update={"loyalty_card": "0000000000000"})
+
+    outcome = await loyalty.register_sale(stranger, key="order:ORD-8")
+
+    assert (outcome.member_id, outcome.points, outcome.transactions) == ("", 0, ())
 
 
 def _return_of(order: Order, lines: list[tuple[str, int]], return_id: str) -> Return:

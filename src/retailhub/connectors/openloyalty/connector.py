@@ -239,9 +239,9 @@ class OpenLoyaltyConnector(LoyaltyPort):
         return await self._outcome(transaction_id)
 
     async def _outcome(self, transaction_id: str) -> PointsOutcome:
-        """The member a transaction matched and the ledger rows it moved."""
+        """The member a transaction matched and the ledger rows it moved. The transfers name
+        their member; only a transaction that moved no points is read for its member."""
         client = self.client
-        transaction = await client.get(client.path("transaction", transaction_id))
         rows = [
             row
             async for transfer in client.items(
@@ -249,8 +249,13 @@ class OpenLoyaltyConnector(LoyaltyPort):
             )
             if (row := mapping.transfer_to_ledger_row(transfer)) is not None
         ]
-        member_id = transaction.get("customerId") or ""
-        return PointsOutcome(str(member_id), sum(r.points for r in rows), tuple(rows))
+        members = {row.member_id for row in rows}
+        if len(members) == 1:
+            member_id = members.pop()
+        else:
+            transaction = await client.get(client.path("transaction", transaction_id))
+            member_id = str(transaction.get("customerId") or "")
+        return PointsOutcome(member_id, sum(r.points for r in rows), tuple(rows))
 
     async def _transfer(
         self, action: str, member_id: str, points: int, comment: str, key: str
