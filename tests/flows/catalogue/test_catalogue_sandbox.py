@@ -20,7 +20,7 @@ from retailhub.canonical.base import Channel
 from retailhub.canonical.cloudevents import CloudEvent
 from retailhub.canonical.identifiers import gtin_check_digit
 from retailhub.canonical.inventory import InventoryLevel
-from retailhub.canonical.product import ProductStatus
+from retailhub.canonical.product import Product, ProductStatus
 from retailhub.flows.catalogue import (
     CatalogueSettings,
     CatalogueSync,
@@ -443,3 +443,38 @@ async def test_on_postgresql_the_guard_reads_its_ledger_per_event(world: World) 
             await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await connection.close()
+
+
+async def test_variants_of_one_listing_become_one_shopify_product(hub: Hub, world: World) -> None:
+    def variant(sku: str, colour: str, status: ProductStatus = ProductStatus.ACTIVE) -> Product:
+        return Product(
+            sku=sku,
+            title=f"Huismerk T-shirt - {colour}",
+            hierarchy=["Clothing", "Shirts", "T-shirts"],
+            brand="Huismerk",
+            attributes={"listing": "TEE-2026", "colour": colour, "vat_rate": "21"},
+            status=status,
+        )
+
+    def published(product: Product, sequence: int) -> CloudEvent:
+        return product_event(
+            product, source="/erp/other", sequence=sequence, listing="TEE-2026", changed=["new"]
+        )
+
+    red, blue = variant("TEE-2026-R", "red"), variant("TEE-2026-B", "blue")
+    await hub.bus.publish([published(red, 1), published(blue, 1)])
+    await settled(hub.bus)
+    raw, variants = await shopify_listing(world, red.sku)
+    assert raw["title"] == "Huismerk T-shirt"
+    assert {v.sku: v.attributes.get("colour") for v in variants} == {
+        "TEE-2026-B": "blue",
+        "TEE-2026-R": "red",
+    }
+    assert (await shopify_listing(world, blue.sku))[0]["id"] == raw["id"]
+
+    await hub.bus.publish([published(variant(blue.sku, "blue", ProductStatus.DISCONTINUED), 2)])
+    await settled(hub.bus)
+    raw, variants = await shopify_listing(world, red.sku)
+    assert [v.sku for v in variants] == [red.sku], "a discontinued variant leaves its listing"
+    assert raw["status"] == "active"
+    assert (await pos_item(world, blue.sku)).status is ProductStatus.DISCONTINUED
