@@ -24,7 +24,8 @@ from retailhub.bus.port import Transaction
 from retailhub.canonical.errors import Fault
 from retailhub.canonical.order import Order
 from retailhub.canonical.returns import Return, returnable_faults
-from retailhub.flows.storage import placeholders
+from retailhub.flows.returns.ledger import ORDERS_TABLE
+from retailhub.flows.storage import is_postgres, placeholders
 
 CLAIMS_TABLE = "returns_claims"
 CLAIMS_DDL = f"""
@@ -100,6 +101,30 @@ async def claims_of(transaction: Transaction, order_id: str) -> list[Claim]:
     ]
 
 
+async def order_and_claims(
+    transaction: Transaction, order_id: str
+) -> tuple[Order | None, list[Claim]]:
+    """The order as the ledger keeps it, with every claim on it, in one query; the order's row
+    is held (PostgreSQL) until the transaction ends, so claims on it queue."""
+    (mark,) = placeholders(transaction, 1)
+    lock = " FOR UPDATE OF o" if is_postgres(transaction) else ""
+    rows = await transaction.fetch_all(
+        f"SELECT o.body, c.return_id, c.state, c.body, c.request_id, c.points_recredited"
+        f" FROM {ORDERS_TABLE} o LEFT JOIN {CLAIMS_TABLE} c ON c.order_id = o.order_id"
+        f" WHERE o.order_id = {mark} ORDER BY c.claimed_at, c.return_id{lock}",
+        (order_id,),
+    )
+    if not rows:
+        return None, []
+    order = Order.model_validate_json(rows[0][0])
+    claims = [
+        Claim(r[1], ClaimState(r[2]), Return.model_validate_json(r[3]), r[4], int(r[5]))
+        for r in rows
+        if r[1] is not None
+    ]
+    return order, claims
+
+
 async def live_claims(transaction: Transaction, order_id: str) -> list[Claim]:
     """The claims on an order that hold quantities: requested or claimed."""
     return [c for c in await claims_of(transaction, order_id) if c.state in LIVE]
@@ -164,17 +189,21 @@ async def _set_state(transaction: Transaction, return_id: str, state: ClaimState
 
 
 async def claim_received(
-    transaction: Transaction, order: Order | None, document: Return
+    transaction: Transaction,
+    order: Order | None,
+    document: Return,
+    claims: Sequence[Claim] | None = None,
 ) -> ClaimDecision:
     """Claim the quantities of goods received, or refuse them with the guard's faults.
 
-    The caller holds the order's ledger row locked (`sold_order(..., lock=True)`). Idempotent:
-    a return already claimed is accepted again with the request it fulfilled. A receipt-less
-    return (no original order) claims nothing: there is no sale to check it against.
+    The caller holds the order's ledger row locked (`order_and_claims`, which also gives the
+    `claims` on it). Idempotent: a return already claimed is accepted again with the request
+    it fulfilled. A receipt-less return (no original order) claims nothing: there is no sale
+    to check it against.
     """
     if order is None:
         return ClaimDecision(True)
-    rows = await claims_of(transaction, order.order_id)
+    rows = list(claims) if claims is not None else await claims_of(transaction, order.order_id)
     own = next((r for r in rows if r.return_id == document.return_id), None)
     if own is not None and own.state is ClaimState.CLAIMED:
         return ClaimDecision(

@@ -40,6 +40,7 @@ from retailhub.flows.returns.calls import Attempted, CallPolicy, attempt
 from retailhub.flows.returns.claims import (
     ClaimDecision,
     claim_received,
+    order_and_claims,
     record_points_recredited,
     release_claim,
 )
@@ -211,13 +212,15 @@ class ReturnToRefund:
         async with self.bus.transaction() as transaction:
             if fetched is not None:
                 await keep_order(transaction, fetched, replace=False)
-            order = await sold_order(transaction, order_id, lock=True) if order_id else None
+            order, claims = (
+                await order_and_claims(transaction, order_id) if order_id else (None, [])
+            )
             if order is None and order_id and fetched is None:
                 return None
             decision = (
                 ClaimDecision(False, (), None)
                 if order is None and order_id
-                else await claim_received(transaction, order, received)
+                else await claim_received(transaction, order, received, claims)
             )
             reason = decision.reason or (
                 "" if decision.accepted else f"order {order_id} is not known"
@@ -239,14 +242,10 @@ class ReturnToRefund:
                 case_id=case_id,
                 reason=reason or None,
             )
-            await record_system(
-                transaction,
-                received.return_id,
-                "guard",
-                Outcome.DONE if decision.accepted else Outcome.FAILED,
-                reference=decision.request_id,
-                detail=reason or "quantities claimed",
-            )
+            if not decision.accepted:
+                await record_system(
+                    transaction, received.return_id, "guard", Outcome.FAILED, detail=reason
+                )
         return Claimed(
             decision.accepted,
             reason,
@@ -428,11 +427,16 @@ class ReturnToRefund:
             await record_systems(
                 transaction,
                 document.return_id,
-                [*_booked_outcomes(document, booked, refund), _crm_outcome(closed)],
+                [
+                    _guard_outcome(claimed),
+                    *_booked_outcomes(document, booked, refund),
+                    _crm_outcome(closed),
+                ],
             )
-            await record_points_recredited(
-                transaction, document.return_id, document.points_refunded()
-            )
+            if document.points_refunded():
+                await record_points_recredited(
+                    transaction, document.return_id, document.points_refunded()
+                )
             await record_return(
                 transaction,
                 document.return_id,
@@ -503,6 +507,10 @@ def _booked_outcomes(
             else "not owed by the platform",
         ),
     ]
+
+
+def _guard_outcome(claimed: Claimed) -> SystemOutcome:
+    return SystemOutcome("guard", Outcome.DONE, claimed.request_id, detail="quantities claimed")
 
 
 def _crm_outcome(closed: Attempted[str]) -> SystemOutcome:
