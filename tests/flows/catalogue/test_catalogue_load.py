@@ -172,14 +172,17 @@ async def test_the_load_command_reports_and_refuses_bad_input(world: World, tmp_
     assert code == 2
     assert "--batch" in errors
 
-    code, out, _ = await asyncio.to_thread(invoke, "load", "--batch", "120", "--json")
-    assert code == 0, out
-    assert '"items": 240' in out
-    assert '"state": "done"' in out
+    code, out, errors = await asyncio.to_thread(invoke, "load", "--batch", "120")
+    assert code == 0, errors
+    assert "loaded 240 items in 2 batches" in out
     code, out, _ = await asyncio.to_thread(invoke, "status", "--json")
     assert code == 0
     assert '"batches": 2' in out
     assert '"commerce.products": 240' in out
+    code, out, _ = await asyncio.to_thread(invoke, "status")
+    assert code == 0
+    assert "load: done, 240 items in 2 batches" in out
+    assert "pos.items: 240 applied, 0 refused as stale" in out
 
 
 async def test_the_poll_command_publishes_what_changed_once(world: World, tmp_path: Path) -> None:
