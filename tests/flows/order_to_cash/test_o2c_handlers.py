@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
+
 from retailhub.bus.port import EventBus, Handler, HandlerContext
 from retailhub.bus.sqlite import SqliteBus
 from retailhub.canonical.base import Channel
@@ -25,6 +27,8 @@ from retailhub.flows.order_to_cash.events import (
     ORDER_CREATED,
     ORDER_UPDATED,
     POINTS_ACCRUED,
+    PointsMoved,
+    points_event,
 )
 from retailhub.flows.order_to_cash.loyalty import accrue_points
 from retailhub.flows.order_to_cash.status import create_order_status_table
@@ -77,14 +81,19 @@ class FakeCrm:
     def __init__(self, contacts: dict[str, str]) -> None:
         self.contacts = contacts
         self.notes: dict[str, tuple[str, str]] = {}
+        self.lookups = 0
+        self.gone: set[str] = set()
 
     async def find_contact(self, email: str) -> Customer | None:
+        self.lookups += 1
         found = self.contacts.get(email)
         if found is None:
             return None
         return Customer(customer_id="C-1", identities={"hubspot": found}, emails=[email])
 
     async def add_note(self, contact_id: str, text: str, key: str) -> str:
+        if contact_id in self.gone:
+            raise LookupError(f"contact {contact_id} was merged away")
         self.notes.setdefault(key, (contact_id, text))
         return f"note-{len(self.notes)}"
 
@@ -186,6 +195,30 @@ async def test_the_crm_note_finds_the_contact_by_its_id_or_email(tmp_path: Path)
     assert crm.notes["order:WEB-2"][0] == "777"
     assert nobody.outcome("crm") is Outcome.SKIPPED
     assert nobody.systems["crm"].detail == "no contact"
+
+
+async def test_the_buyer_is_looked_up_once_for_the_order_and_its_points_until_refused(
+    tmp_path: Path,
+) -> None:
+    crm = FakeCrm({"ann@example.com": "501"})
+    order = an_order(email="ann@example.com")
+    handler = note_on_crm(cast(CrmPort, crm))
+    async with SqliteBus(tmp_path / "hub.sqlite") as bus:
+        await deliver(bus, handler, order)
+        points = points_event(POINTS_ACCRUED, PointsMoved(order, "M-1", 60))
+        async with bus.transaction() as transaction:
+            await handler(points, HandlerContext("o2c.test", 2, 1, transaction))
+        assert crm.lookups == 1
+        crm.gone.add("501")
+        crm.contacts["ann@example.com"] = "502"
+        later = an_order(order_id="WEB-2", email="ann@example.com")
+        with pytest.raises(LookupError, match="merged away"):
+            await deliver(bus, handler, later)
+        status = await deliver(bus, handler, later)
+    assert crm.lookups == 2
+    assert status.outcome("crm") is Outcome.DONE
+    assert crm.notes["order:WEB-1:points"][0] == "501"
+    assert crm.notes["order:WEB-2"][0] == "502"
 
 
 async def test_a_cancellation_before_posting_posts_nothing(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """The `o2c.crm` subscription: each completed order is noted on the buyer's CRM timeline.
 
 The contact is the one the order names for the CRM system (`customer_ids[<crm name>]`), else
-the contact with the order's email; an order of nobody the CRM knows is `skipped: no contact`.
+the contact with the order's email (kept a few minutes, so the points note that follows does not
+look it up again); an order of nobody the CRM knows is `skipped: no contact`.
 The CRM subscription never waits on the loyalty platform: the order note ("Order X: N lines,
 total T") is written as the order arrives, so it proceeds through a loyalty outage, and the
 points go on a second note when `POINTS_ACCRUED` arrives (ordered after the order on the same
@@ -35,31 +36,65 @@ from retailhub.flows.order_to_cash.events import (
     points_moved_of,
 )
 from retailhub.flows.order_to_cash.status import Outcome, SystemStatus, amend, record, recorded
+from retailhub.resilience.cache import ReferenceCache
 
 SYSTEM = "crm"
 
 
-async def contact_of(crm: CrmPort, order: Order) -> str | None:
-    """The CRM's id of the order's buyer, by the id the order carries or by email."""
-    known = order.customer_ids.get(crm.name)
-    if known:
-        return known
-    if not order.email:
-        return None
-    contact = await crm.find_contact(order.email)
-    if contact is None:
-        return None
-    ids = contact.identities
-    return ids.get(crm.name) or (next(iter(ids.values())) if len(ids) == 1 else None)
+CONTACT_CACHE_ENTRIES = 20_000
+CONTACT_TTL_S = 600.0
+"""Contact ids found by email are kept this long (the points note follows its order note
+within seconds); a note the CRM refuses forgets the buyer's, so its retry looks them up."""
+
+
+class Contacts:
+    """The CRM's contact id of an order's buyer: the id the order carries for the CRM, else the
+    contact found by email, kept a while so the order's later notes do not look it up again."""
+
+    def __init__(self, crm: CrmPort) -> None:
+        self.crm = crm
+        self._by_email: ReferenceCache[str, str] = ReferenceCache(
+            max_entries=CONTACT_CACHE_ENTRIES, ttl_s=CONTACT_TTL_S
+        )
+
+    async def of(self, order: Order) -> str | None:
+        """The buyer's contact id, or None when the CRM knows nobody by the order's email."""
+        known = order.customer_ids.get(self.crm.name)
+        if known:
+            return known
+        if not order.email:
+            return None
+        email = order.email
+        cached = self._by_email.get(email)
+        if cached is not None:
+            return cached
+        contact = await self.crm.find_contact(email)
+        if contact is None:
+            return None
+        ids = contact.identities
+        found = ids.get(self.crm.name) or (next(iter(ids.values())) if len(ids) == 1 else None)
+        if found is not None:
+            self._by_email.put(email, found)
+        return found
+
+    async def note(self, order: Order, contact: str, text: str, key: str) -> str:
+        """Add the note; if the CRM refuses it, forget the buyer's cached contact and raise."""
+        try:
+            return await self.crm.add_note(contact, text, key)
+        except Exception:
+            if order.email:
+                self._by_email.forget([order.email])
+            raise
 
 
 def note_on_crm(crm: CrmPort) -> Handler:
     """The handler noting orders, their points and their cancellation on the CRM timeline."""
+    contacts = Contacts(crm)
 
     async def on_points(event: CloudEvent, context: HandlerContext) -> None:
         moved = points_moved_of(event)
         order_id = moved.order.order_id
-        contact = await contact_of(crm, moved.order)
+        contact = await contacts.of(moved.order)
         if contact is None:
             return
         if event.type == POINTS_REVERSED:
@@ -68,7 +103,7 @@ def note_on_crm(crm: CrmPort) -> Handler:
         else:
             text, key = points_note(order_id, moved.points), points_note_key(order_id)
             detail, points = f"{moved.points} points earned", moved.points
-        note = await crm.add_note(contact, text, key)
+        note = await contacts.note(moved.order, contact, text, key)
         await amend(
             context.transaction, order_id, SYSTEM, detail=f"{detail} (note {note})", points=points
         )
@@ -77,13 +112,15 @@ def note_on_crm(crm: CrmPort) -> Handler:
         order = order_of(event)
         order_id = order.order_id
         if is_completed(order, is_cancellation(event)):
-            contact = await contact_of(crm, order)
+            contact = await contacts.of(order)
             if contact is None:
                 status = SystemStatus(
                     SYSTEM, Outcome.SKIPPED, detail="no contact", attempts=context.attempt
                 )
             else:
-                note = await crm.add_note(contact, order_note(order), order_note_key(order_id))
+                note = await contacts.note(
+                    order, contact, order_note(order), order_note_key(order_id)
+                )
                 status = SystemStatus(
                     SYSTEM,
                     Outcome.DONE,
@@ -93,7 +130,7 @@ def note_on_crm(crm: CrmPort) -> Handler:
                 )
         elif is_cancellation(event):
             before = (await recorded(context.transaction, order_id)).get(SYSTEM)
-            contact = await contact_of(crm, order) if before is not None else None
+            contact = await contacts.of(order) if before is not None else None
             if before is None or before.outcome is not Outcome.DONE or contact is None:
                 status = SystemStatus(
                     SYSTEM,
@@ -102,7 +139,9 @@ def note_on_crm(crm: CrmPort) -> Handler:
                     attempts=context.attempt,
                 )
             else:
-                await crm.add_note(contact, cancel_note(order_id), cancel_note_key(order_id))
+                await contacts.note(
+                    order, contact, cancel_note(order_id), cancel_note_key(order_id)
+                )
                 status = SystemStatus(
                     SYSTEM,
                     Outcome.DONE,
