@@ -18,6 +18,7 @@ from retailhub.canonical.price import Price
 from retailhub.canonical.product import Product, ProductStatus
 from retailhub.flows.catalogue import CatalogueSettings, SafetyStock, available_to_sell
 from retailhub.flows.catalogue.decisions import (
+    aligned_listing,
     changed_fields,
     level_fingerprint,
     listed_variants,
@@ -114,6 +115,19 @@ def test_listing_and_the_variants_it_keeps() -> None:
     assert listed_variants([blue, draft, red]) == [red]
     assert listed_variants([blue, draft]) == [draft]
     assert listed_variants([blue]) == [blue]
+
+
+def test_a_listing_follows_its_newest_variant_on_hierarchy_brand_and_tags() -> None:
+    red = item("TEE-R", listing="TEE", colour="red", tags="summer").model_copy(
+        update={"hierarchy": ["Clothing", "Shirts"], "brand": "Old"}
+    )
+    moved = item("TEE-B", listing="TEE", colour="blue").model_copy(
+        update={"hierarchy": ["Clothing", "Tops"], "brand": "New"}
+    )
+    first, newest = aligned_listing([red], moved)
+    assert newest == moved
+    assert (first.sku, first.hierarchy, first.brand) == ("TEE-R", ["Clothing", "Tops"], "New")
+    assert first.attributes == {"listing": "TEE", "colour": "red"}
 
 
 def test_sequences_only_grow() -> None:

@@ -5,7 +5,8 @@
 - A listing is the set of variants the commerce platform shows as one product: the items that
   share the `listing` attribute, else the item alone. Only the variants that can be sold stay
   on a listing; when none can, the listing takes the status of what is left (draft for
-  inactive items, archived for discontinued ones).
+  inactive items, archived for discontinued ones). What belongs to the listing (hierarchy,
+  brand, tags) follows the newest change of any of its variants.
 - A fingerprint is a digest of what the channels see of a document, so a re-read that changed
   nothing publishes nothing.
 - The sequence the hub publishes for a key only ever grows: the source's own version when it
@@ -55,6 +56,31 @@ def listed_variants(variants: Iterable[Product]) -> list[Product]:
         if with_status:
             return with_status
     return chosen
+
+
+LISTING_ATTRIBUTES = ("tags",)
+"""Attributes the commerce platform keeps per listing rather than per variant."""
+
+
+def aligned_listing(others: Iterable[Product], newest: Product) -> list[Product]:
+    """The variants of a listing with what belongs to the listing — hierarchy, brand, tags —
+    taken from the newest change: the ERP moves a whole template at once, but its variants
+    arrive one event at a time, and the platform refuses variants that disagree."""
+    shared = {name: newest.attributes.get(name) for name in LISTING_ATTRIBUTES}
+    aligned = []
+    for other in others:
+        attributes = {k: v for k, v in other.attributes.items() if k not in shared}
+        attributes |= {k: v for k, v in shared.items() if v is not None}
+        aligned.append(
+            other.model_copy(
+                update={
+                    "hierarchy": list(newest.hierarchy),
+                    "brand": newest.brand,
+                    "attributes": attributes,
+                }
+            )
+        )
+    return [*aligned, newest]
 
 
 def fingerprint(document: object) -> str:

@@ -2,9 +2,10 @@
 file and the loyalty catalogue, each through its own subscription and sequence guard.
 
 - `catalogue.commerce.products`: the item's listing is rebuilt from the variants last applied
-  there plus this one and sent whole (`CommercePort.upsert_products`); a variant that can no
-  longer be sold leaves its listing, and a listing with nothing left to sell becomes a draft
-  (inactive items) or is archived (discontinued ones).
+  there plus this one, aligned on its hierarchy, brand and tags, and sent whole
+  (`CommercePort.upsert_products`); a variant that can no longer be sold leaves its listing,
+  and a listing with nothing left to sell becomes a draft (inactive items) or is archived
+  (discontinued ones).
 - `catalogue.pos.items`: the item goes to the POS item file (`PosPort.publish_items`) with its
   status, so the tills stop selling an inactive item and sell a discontinued one out.
 - `catalogue.loyalty.products`: the item goes to the loyalty catalogue that earning rules match
@@ -17,7 +18,7 @@ from retailhub.bus.port import Handler, HandlerContext
 from retailhub.canonical.cloudevents import CloudEvent
 from retailhub.canonical.product import Product
 from retailhub.connectors.ports import CommercePort, LoyaltyPort, PosPort
-from retailhub.flows.catalogue.decisions import listed_variants, listing_of
+from retailhub.flows.catalogue.decisions import aligned_listing, listed_variants, listing_of
 from retailhub.flows.catalogue.events import sequence_of
 from retailhub.flows.catalogue.ledger import AppliedLedger, admit
 from retailhub.flows.catalogue.settings import CatalogueSettings
@@ -36,7 +37,7 @@ def list_on_commerce(
             return
         listing = listing_of(product, settings)
         others = [p for p in await ledger.listing(transaction, listing) if p.sku != product.sku]
-        await commerce.upsert_products(listed_variants([*others, product]))
+        await commerce.upsert_products(listed_variants(aligned_listing(others, product)))
         await ledger.record(
             transaction, product.sku, sequence, listing=listing, body=product.model_dump_json()
         )
