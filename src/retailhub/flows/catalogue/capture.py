@@ -111,9 +111,13 @@ class ErpChangeCapture:
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every `poll_interval_s` until `stop` is set (the hub's long-running task)."""
         while not stop.is_set():
-            report = await self.poll_once()
-            if report.errors:
-                _log.warning("catalogue capture failed", errors=report.errors)
+            try:
+                report = await self.poll_once()
+            except Exception:  # the hub's database failing once must not end the poller
+                _log.exception("catalogue poll failed; trying again next interval")
+            else:
+                if report.errors:
+                    _log.warning("catalogue capture failed", errors=report.errors)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_interval_s)
             except TimeoutError:
