@@ -5,6 +5,7 @@ compensated with a reason."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from retailhub.flows.returns import (
     ReturnStatusView,
     initiate_return,
 )
+from retailhub.flows.returns.benchmark import run_returns_benchmark
 
 from .helpers import (
     SHOP_SOURCE,
@@ -249,3 +251,15 @@ async def test_points_reversed_include_the_bonus_and_spent_points_come_back(
     )
     after = await balance(world, account.member_id)
     assert after - before == spent_share - (line_base + line_bonus)
+
+
+async def test_the_returns_benchmark_measures_sagas_against_the_emulators(
+    world: World, tmp_path: Path
+) -> None:
+    figures = await run_returns_benchmark(world.urls, tmp_path, sales=4, concurrency=2)
+    assert figures["states"] == {"refunded": 4}
+    assert figures["sagas_per_s"] > 0
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+    assert set(figures["split_ms"]["http"]) == {"odoo", "openloyalty", "hubspot"}
+    assert figures["requests_per_saga"]["odoo"] > 0
+    assert figures["requests_per_saga"]["shopify"] == 0

@@ -25,6 +25,7 @@ import asyncio
 import dataclasses
 import multiprocessing
 import re
+import secrets
 import statistics
 import tempfile
 import time
@@ -196,9 +197,9 @@ def _trading_day(estate: Estate) -> datetime:
     return datetime(start.year, start.month, start.day, 12, tzinfo=UTC) + timedelta(days=2)
 
 
-def sales_and_returns(estate: Estate, count: int) -> list[tuple[Order, Return]]:
+def sales_and_returns(estate: Estate, count: int, run: str = "") -> list[tuple[Order, Return]]:
     """`count` member sales at the store (a campaign SKU x2 and a plain SKU), each with the
-    return of its campaign line, refunded at the till by card."""
+    return of its campaign line, refunded at the till by card; `run` makes the ids unique."""
     eligible = set(estate.campaign.eligibility.skus or ())
     each = [p for p in estate.products if p.gtins and p.unit_of_measure.value == "each"]
     bonus = [p.sku for p in each if p.sku in eligible]
@@ -214,7 +215,7 @@ def sales_and_returns(estate: Estate, count: int) -> list[tuple[Order, Return]]:
         ]
         total = sum_money((line.net for line in lines), "EUR")
         order = Order(
-            order_id=f"POS-{STORE}-BENCH-{n}",
+            order_id=f"POS-{STORE}-BENCH{run}-{n}",
             channel=Channel.STORE,
             location=STORE,
             currency="EUR",
@@ -229,7 +230,7 @@ def sales_and_returns(estate: Estate, count: int) -> list[tuple[Order, Return]]:
         )
         refund = lines[0].net
         back = Return(
-            return_id=f"POS-{STORE}-BENCH-{n}-R",
+            return_id=f"POS-{STORE}-BENCH{run}-{n}-R",
             original_order_id=order.order_id,
             initiated_channel=Channel.STORE,
             initiated_location=STORE,
@@ -303,7 +304,7 @@ async def run_returns_benchmark(
 ) -> dict[str, Any]:
     """Run `sales` return sagas against emulators at `urls`; the figures as a JSON-ready dict."""
     estate = await asyncio.to_thread(build_estate, 42)
-    pairs = sales_and_returns(estate, sales)
+    pairs = sales_and_returns(estate, sales, secrets.token_hex(3))
     connectors = build_connectors(
         parse_estate(estate_text(urls)), Secrets.from_environment(sandbox=True)
     )
