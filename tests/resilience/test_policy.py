@@ -158,3 +158,15 @@ async def test_unreachable_system_is_a_failure_safe_to_repeat() -> None:
 def test_a_policy_with_impossible_figures_is_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         ResiliencePolicy(timeout_s=0)
+
+
+async def test_a_call_failing_every_time_is_tried_exactly_max_attempts_times(
+    system: tuple[Script, str],
+) -> None:
+    script, url = system
+    script.answers = [(500, {})] * 5
+    erp = client(url)
+    with pytest.raises(SystemFailure, match="HTTP 500"):
+        await erp.request("GET", "/products")
+    assert script.calls == FAST.max_attempts
+    await erp.close()

@@ -4,6 +4,7 @@ that are safe to repeat, a circuit breaker (purgatory) and a bulkhead on concurr
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -84,11 +85,13 @@ class ResiliencePolicy:
 
 
 class _WaitHonouringRetryAfter(wait_base):
-    """Exponential backoff with jitter, unless the system said how long to wait."""
+    """Exponential backoff with jitter, unless the system said how long to wait. `failed_before`
+    counts the attempts that failed before tenacity took over, so the backoff grows as if it
+    had run them."""
 
-    def __init__(self, policy: ResiliencePolicy) -> None:
+    def __init__(self, policy: ResiliencePolicy, failed_before: int = 0) -> None:
         self._fallback = wait_exponential_jitter(
-            multiplier=policy.initial_backoff_s,
+            multiplier=policy.initial_backoff_s * 2**failed_before,
             max=policy.max_backoff_s,
             jitter=policy.initial_backoff_s,
         )
@@ -99,6 +102,15 @@ class _WaitHonouringRetryAfter(wait_base):
         if isinstance(error, RetryableFailure) and error.retry_after is not None:
             return error.retry_after
         return float(self._fallback(retry_state))  # type: ignore[arg-type]
+
+
+def _first_backoff(policy: ResiliencePolicy, error: BaseException) -> float:
+    """The wait after a first failed attempt: the system's Retry-After, else the initial backoff
+    with jitter (as tenacity's first wait would be)."""
+    if isinstance(error, RetryableFailure) and error.retry_after is not None:
+        return error.retry_after
+    jittered = policy.initial_backoff_s + random.uniform(0, policy.initial_backoff_s)
+    return min(jittered, policy.max_backoff_s)
 
 
 def _says_system_is_unhealthy(error: BaseException) -> bool:
@@ -145,16 +157,24 @@ class Resilient:
 
     async def call(self, operation: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
         """Run `operation` with timeout, breaker and bulkhead; retry it only when `idempotent`
-        or when the failure proves the system did not act."""
+        or when the failure proves the system did not act. The first attempt runs without
+        tenacity (nearly every call succeeds at once); a retryable failure hands the remaining
+        attempts to it."""
 
         def should_retry(error: BaseException) -> bool:
             if not isinstance(error, RetryableFailure | TimeoutError):
                 return False
             return idempotent or (isinstance(error, RetryableFailure) and error.safe_to_repeat)
 
+        try:
+            return await self._attempt(operation)
+        except Exception as error:
+            if self.policy.max_attempts < 2 or not should_retry(error):
+                raise
+            await asyncio.sleep(_first_backoff(self.policy, error))
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.policy.max_attempts),
-            wait=_WaitHonouringRetryAfter(self.policy),
+            stop=stop_after_attempt(self.policy.max_attempts - 1),
+            wait=_WaitHonouringRetryAfter(self.policy, failed_before=1),
             retry=retry_if_exception(should_retry),
             reraise=True,
         )
