@@ -7,6 +7,7 @@ what is built here; nothing else imports a concrete connector or bus backend.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from retailhub.estate import Estate, Product, Role, Secrets, SystemSettings, loa
 
 if TYPE_CHECKING:
     from retailhub.flows.alerts import BusAlertSink
+    from retailhub.flows.catalogue import CatalogueSettings
     from retailhub.flows.order_to_cash import StockSettings
     from retailhub.flows.reconciliation import Reconciliation
     from retailhub.flows.sagas import WorkflowRuntime
@@ -250,19 +252,25 @@ async def open_hub(
     estate: Estate | None = None,
     secrets: Secrets | None = None,
     stock: StockSettings | None = None,
+    catalogue: CatalogueSettings | None = None,
 ) -> AsyncIterator[Hub]:
     """Open the bus, build the estate's connectors, launch the workflow runtime and subscribe
     every flow; on exit stop the flows, the runtime, the connectors and the bus, in that order.
 
     The estate defaults to `RETAILHUB_ESTATE` or the sandbox estate; secrets come from the
-    environment (and the sandbox's own file for the sandbox estate). Flows are imported here,
+    environment (and the sandbox's own file for the sandbox estate). The catalogue poller reads
+    the ERP every `catalogue.poll_interval_s`; on the sandbox estate its first read is a
+    baseline, since the emulators start from the same seed. Flows are imported here,
     not at module level, so commands that only need a connector start fast.
     """
     from retailhub.flows.alerts import BusAlertSink, create_alerts_table
+    from retailhub.flows.catalogue import CatalogueSettings, subscribe_catalogue_sync
     from retailhub.flows.customers.wiring import subscribe_customer_sync
     from retailhub.flows.order_to_cash import subscribe_order_to_cash
     from retailhub.flows.promotions import subscribe_promotion_publishing
     from retailhub.flows.reconciliation import subscribe_reconciliation
+    from retailhub.flows.returns.calls import CallPolicy
+    from retailhub.flows.returns.refund import ReturnSettings
     from retailhub.flows.returns.wiring import register_return_to_refund, subscribe_return_to_refund
     from retailhub.flows.sagas import WorkflowRuntime, WorkflowSettings
 
@@ -281,9 +289,14 @@ async def open_hub(
     }
     bus = build_bus(settings)
     alerts = BusAlertSink(bus)
+    patient = ReturnSettings(calls=CallPolicy(attempts=12, first_wait_s=1.0, max_wait_s=30.0))
     refunds = register_return_to_refund(
-        bus, erp=erp, loyalty=loyalty, crm=crm, commerce=commerce, alerts=alerts
+        bus, erp=erp, loyalty=loyalty, crm=crm, commerce=commerce, alerts=alerts, settings=patient
     )
+    catalogue_settings = catalogue or CatalogueSettings(
+        baseline_first_poll=chosen.name == "sandbox"
+    )
+    stop_polling = asyncio.Event()
     try:
         async with bus, WorkflowRuntime(WorkflowSettings.from_settings(settings)) as runtime:
             hub = Hub(settings, chosen, bus, connectors, erp, runtime, alerts)
@@ -308,6 +321,16 @@ async def open_hub(
                 alerts=alerts,
                 retry=HUB_RETRY,
             )
+            catalogue_sync = await subscribe_catalogue_sync(
+                bus,
+                erp=erp,
+                commerce=commerce,
+                pos=pos,
+                loyalty=loyalty,
+                settings=catalogue_settings,
+                retry=HUB_RETRY,
+            )
+            hub.subscriptions += catalogue_sync.subscriptions
             hub.reconciliation = await subscribe_reconciliation(
                 bus,
                 runtime,
@@ -317,7 +340,14 @@ async def open_hub(
                 erp=erp,
                 retry=HUB_RETRY,
             )
-            yield hub
+            poller = asyncio.create_task(
+                catalogue_sync.capture.run(stop_polling), name="catalogue-poller"
+            )
+            try:
+                yield hub
+            finally:
+                stop_polling.set()
+                await asyncio.gather(poller, return_exceptions=True)
     finally:
         if erp not in connectors.erps.values():
             await erp.close()

@@ -7,6 +7,7 @@ import typer
 from retailhub.cli import (
     bench,
     bench_returns,
+    catalogue,
     clients,
     demo,
     events,
@@ -45,6 +46,7 @@ bench.app.command("returns")(bench_returns.bench_returns)
 app.command("reconcile")(reconcile.reconcile)
 app.add_typer(promotions.app, name="promotions")
 app.command("serve")(serve.serve)
+app.add_typer(catalogue.app, name="catalogue")
 app.add_typer(clients.app, name="clients")
 
 

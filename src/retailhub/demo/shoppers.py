@@ -95,6 +95,10 @@ class Shoppers:
             skus[0] = self._dice.choice(self._bonus)
         return [(sku, self._dice.randint(1, 2)) for sku in dict.fromkeys(skus)]
 
+    def member_of(self, order: Order) -> EstateCustomer | None:
+        """The estate's customer who placed `order`, if a known member did."""
+        return self.estate.customer_by_email(order.email) if order.email else None
+
     def order(self, order_id: str, placed_at: datetime, *, web: bool | None = None) -> Order:
         """The next shopper's order; about a third online, four in five with a known member."""
         online = self._dice.random() < 0.35 if web is None else web
