@@ -76,3 +76,41 @@ def test_a_second_crm_is_refused() -> None:
     assert len(changed.systems_in(Role.CRM)) == 2
     with pytest.raises(ValueError, match="names 2 crm systems"):
         build_connectors(changed, Secrets.from_environment(sandbox=True))
+
+
+ESTATE_FILE = Path(__file__).resolve().parents[1] / "src/retailhub/estates/sandbox.toml"
+
+
+def test_the_estate_sets_the_checkout_policy_and_refuses_bad_figures_by_path() -> None:
+    from datetime import timedelta
+
+    from retailhub.bootstrap import checkout_policy
+    from retailhub.canonical.errors import InvalidDocument
+
+    text = ESTATE_FILE.read_text()
+    chosen = checkout_policy(
+        parse_estate(
+            text + "\n[checkout]\nmax_offline_points_per_sale = 200\nreservation_ttl_minutes = 5\n"
+        )
+    )
+    assert chosen.max_offline_points_per_sale == 200
+    assert chosen.reservation_ttl == timedelta(minutes=5)
+    assert chosen.max_offline_points_per_member_per_day == 1000
+    with pytest.raises(InvalidDocument) as refused:
+        parse_estate(text + "\n[checkout]\nloyalty_budget_s = -1\n")
+    assert refused.value.faults[0].path == "$.checkout.loyalty_budget_s"
+
+
+def test_the_estate_sets_customer_sync_rules_and_names_a_bad_one() -> None:
+    from retailhub.bootstrap import customer_sync_rules
+    from retailhub.canonical.errors import InvalidDocument
+
+    text = ESTATE_FILE.read_text()
+    rules = customer_sync_rules(
+        parse_estate(text + '\n[customer_sync]\nmatch = [{ key = "email" }]\n')
+    )
+    assert [rule.key for rule in rules.match.rules][:1] == ["email"]
+    with pytest.raises(InvalidDocument) as refused:
+        customer_sync_rules(parse_estate(text + '\n[customer_sync]\nmatch = [{ key = "shoe" }]\n'))
+    assert refused.value.faults[0].path == "$.customer_sync"
+    assert "shoe" in refused.value.faults[0].reason

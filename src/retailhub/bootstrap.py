@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from retailhub.bus.port import EventBus, RetryPolicy
+from retailhub.canonical.errors import Fault, InvalidDocument
 from retailhub.config import BusBackend, ConfigError, Settings
 from retailhub.connectors.ports import CommercePort, CrmPort, ErpPort, LoyaltyPort, PosPort, System
 from retailhub.estate import Estate, Product, Role, Secrets, SystemSettings, load_estate
@@ -22,6 +23,8 @@ from retailhub.estate import Estate, Product, Role, Secrets, SystemSettings, loa
 if TYPE_CHECKING:
     from retailhub.flows.alerts import BusAlertSink
     from retailhub.flows.catalogue import CatalogueSettings
+    from retailhub.flows.checkout.policy import CheckoutPolicy
+    from retailhub.flows.customers import CustomerSyncRules
     from retailhub.flows.order_to_cash import StockSettings
     from retailhub.flows.reconciliation import Reconciliation
     from retailhub.flows.sagas import WorkflowRuntime
@@ -223,6 +226,30 @@ def routed_erp(estate: Estate, erps: Mapping[str, ErpPort]) -> ErpPort:
     return RoutedErp(erps, plan_from_routing(routing, systems=list(erps)))
 
 
+def customer_sync_rules(estate: Estate) -> CustomerSyncRules:
+    """The estate's `[customer_sync]` rules (defaults when absent); InvalidDocument names the
+    fault's place in the estate file."""
+    from retailhub.flows.customers import CustomerSyncRules
+
+    try:
+        return CustomerSyncRules.from_dict(estate.customer_sync)
+    except ValueError as error:
+        raise InvalidDocument([Fault("$.customer_sync", str(error))]) from None
+
+
+def checkout_policy(estate: Estate) -> CheckoutPolicy:
+    """The estate's `[checkout]` figures over the default offline redemption policy."""
+    from retailhub.flows.checkout.policy import CheckoutPolicy
+
+    chosen = estate.checkout.model_dump(exclude_none=True)
+    if "reservation_ttl_minutes" in chosen:
+        chosen["reservation_ttl"] = timedelta(minutes=chosen.pop("reservation_ttl_minutes"))
+    try:
+        return CheckoutPolicy(**chosen)
+    except ValueError as error:
+        raise InvalidDocument([Fault("$.checkout", str(error))]) from None
+
+
 def _required(port: P | None, role: Role) -> P:
     """A port the hub's flows need; an estate without a system in that role cannot run them."""
     if port is None:
@@ -243,6 +270,11 @@ class Hub:
     alerts: BusAlertSink
     subscriptions: list[str] = field(default_factory=list)
     reconciliation: Reconciliation | None = None
+
+    @property
+    def checkout_policy(self) -> CheckoutPolicy:
+        """The estate's offline redemption policy for the checkout desk."""
+        return checkout_policy(self.estate)
 
 
 @asynccontextmanager
@@ -275,6 +307,8 @@ async def open_hub(
     from retailhub.flows.sagas import WorkflowRuntime, WorkflowSettings
 
     chosen = estate or load_estate()
+    rules = customer_sync_rules(chosen)
+    checkout_policy(chosen)
     connectors = build_connectors(
         chosen, secrets or Secrets.from_environment(sandbox=chosen.name == "sandbox")
     )
@@ -306,7 +340,12 @@ async def open_hub(
                 bus, erp=erp, loyalty=loyalty, crm=crm, stock=stock, retry=HUB_RETRY
             )
             hub.subscriptions += await subscribe_customer_sync(
-                bus, crm=crm, commerce=commerce, loyalty=loyalty, retry=HUB_RETRY
+                bus,
+                crm=crm,
+                commerce=commerce,
+                loyalty=loyalty,
+                rules=rules,
+                retry=HUB_RETRY,
             )
             hub.subscriptions += await subscribe_return_to_refund(
                 bus, runtime, refunds, retry=HUB_RETRY

@@ -125,12 +125,27 @@ class Routing(_Strict):
     shadow: str | None = None
 
 
+class CheckoutSettings(_Strict):
+    """The estate's `[checkout]` table: how long a till waits for loyalty and what the hub may
+    approve on its own while loyalty is down; every figure optional."""
+
+    loyalty_budget_s: float | None = Field(default=None, gt=0)
+    max_offline_points_per_sale: int | None = Field(default=None, ge=0)
+    max_offline_points_per_member_per_day: int | None = Field(default=None, ge=0)
+    reservation_ttl_minutes: float | None = Field(default=None, gt=0)
+    business_timezone: str | None = None
+
+
 class Estate(_Strict):
-    """The retailer's systems and how the hub reaches them."""
+    """The retailer's systems, how the hub reaches them, and the estate's flow rules:
+    `[customer_sync]` (identity and survivorship rules, docs/flows-customer-sync.md) and
+    `[checkout]` (offline redemption policy, docs/checkout-loyalty.md)."""
 
     name: str = Field(min_length=1)
     systems: dict[str, SystemSettings] = Field(min_length=1)
     routing: dict[Role, Routing] = Field(default_factory=dict)
+    customer_sync: dict[str, Any] = Field(default_factory=dict)
+    checkout: CheckoutSettings = Field(default_factory=CheckoutSettings)
 
     @model_validator(mode="after")
     def _check(self) -> Estate:
