@@ -8,6 +8,7 @@ what is built here; nothing else imports a concrete connector or bus backend.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -226,6 +227,10 @@ def routed_erp(estate: Estate, erps: Mapping[str, ErpPort]) -> ErpPort:
     return RoutedErp(erps, plan_from_routing(routing, systems=list(erps)))
 
 
+_RULE_PATH = re.compile(r"^[a-z_]+(\[\d+\])?(\.[a-z_]+(\[\d+\])?)*$")
+"""A rule's place as the customer sync settings name it in their errors (`match[0].key`)."""
+
+
 def customer_sync_rules(estate: Estate) -> CustomerSyncRules:
     """The estate's `[customer_sync]` rules (defaults when absent); InvalidDocument names the
     fault's place in the estate file."""
@@ -234,6 +239,9 @@ def customer_sync_rules(estate: Estate) -> CustomerSyncRules:
     try:
         return CustomerSyncRules.from_dict(estate.customer_sync)
     except ValueError as error:
+        where, _, reason = str(error).partition(" ")
+        if _RULE_PATH.match(where) and reason:
+            raise InvalidDocument([Fault(f"$.customer_sync.{where}", reason)]) from None
         raise InvalidDocument([Fault("$.customer_sync", str(error))]) from None
 
 
