@@ -161,12 +161,17 @@ async def measure_orders(
 
 
 async def _wait_settled(bus: Any, orders: int, give_up_at: float) -> dict[str, float]:
-    """Poll the order-status projection until every order is settled in every system; returns
-    each settled order's moment of its last system update (epoch seconds)."""
+    """Poll the order-status projection until every order is settled in every system, the
+    points note on the CRM included when the order earned points; returns each settled order's
+    moment of its last system update (epoch seconds)."""
     marks = ", ".join("?" for _ in SETTLED_OUTCOMES)
+    earned = "COALESCE(MAX(CASE WHEN system = 'loyalty' THEN points END), 0)"
+    noted = "MAX(CASE WHEN system = 'crm' THEN (CASE WHEN outcome = 'done' THEN points END) END)"
     query = (
         f"SELECT order_id, MAX(updated_at) FROM {TABLE} WHERE outcome IN ({marks})"
         f" GROUP BY order_id HAVING COUNT(*) = {len(SYSTEMS)}"
+        f" AND ({earned} = 0 OR MAX(CASE WHEN system = 'crm' THEN outcome END) != 'done'"
+        f" OR {noted} = {earned})"
     )
     done: dict[str, float] = {}
     while len(done) < orders and time.time() < give_up_at:
