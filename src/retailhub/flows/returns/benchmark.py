@@ -64,6 +64,7 @@ from retailhub.sandbox.seed import Estate, build_estate
 SYSTEMS = ("odoo", "openloyalty", "hubspot")
 STORE = "AMS01"
 STEP_METHODS = ("claim", "refund_on_platform", "close")
+"""Timed parts of the steps: the claim, the booking, the platform refund, the close."""
 BOOKING_METHODS = ("book",)
 SETUP_CALLS = CallPolicy(attempts=5, first_wait_s=0.5, max_wait_s=4.0)
 _ESTATE_FILE = Path(retailhub.__file__).parent / "estates" / "sandbox.toml"

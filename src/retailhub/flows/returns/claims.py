@@ -25,6 +25,7 @@ from retailhub.canonical.errors import Fault
 from retailhub.canonical.order import Order
 from retailhub.canonical.returns import Return, returnable_faults
 from retailhub.flows.returns.ledger import ORDERS_TABLE
+from retailhub.flows.returns.sql import Statement, execute_all
 from retailhub.flows.storage import is_postgres, placeholders
 
 CLAIMS_TABLE = "returns_claims"
@@ -155,15 +156,15 @@ def _fulfilled_request(rows: Sequence[Claim], received: Return) -> Claim | None:
     return next((r for r in requests if _covers(r.document, received)), None)
 
 
-async def _write(
-    transaction: Transaction,
+def _claim_statement(
+    reader: object,
     document: Return,
     state: ClaimState,
     request_id: str | None,
     points: int = 0,
-) -> None:
-    marks = ", ".join(placeholders(transaction, 7))
-    await transaction.execute(
+) -> Statement:
+    marks = ", ".join(placeholders(reader, 7))
+    return (
         f"INSERT INTO {CLAIMS_TABLE} (return_id, order_id, state, body, request_id,"
         f" points_recredited, claimed_at) VALUES ({marks}) ON CONFLICT (return_id) DO UPDATE"
         " SET state = excluded.state, body = excluded.body, request_id = excluded.request_id,"
@@ -180,12 +181,26 @@ async def _write(
     )
 
 
-async def _set_state(transaction: Transaction, return_id: str, state: ClaimState) -> None:
-    state_mark, id_mark = placeholders(transaction, 2)
-    await transaction.execute(
+async def _write(
+    transaction: Transaction,
+    document: Return,
+    state: ClaimState,
+    request_id: str | None,
+    points: int = 0,
+) -> None:
+    await transaction.execute(*_claim_statement(transaction, document, state, request_id, points))
+
+
+def _state_statement(reader: object, return_id: str, state: ClaimState) -> Statement:
+    state_mark, id_mark = placeholders(reader, 2)
+    return (
         f"UPDATE {CLAIMS_TABLE} SET state = {state_mark} WHERE return_id = {id_mark}",
         (state.value, return_id),
     )
+
+
+async def _set_state(transaction: Transaction, return_id: str, state: ClaimState) -> None:
+    await transaction.execute(*_state_statement(transaction, return_id, state))
 
 
 async def claim_received(
@@ -193,13 +208,15 @@ async def claim_received(
     order: Order | None,
     document: Return,
     claims: Sequence[Claim] | None = None,
+    defer: list[Statement] | None = None,
 ) -> ClaimDecision:
     """Claim the quantities of goods received, or refuse them with the guard's faults.
 
     The caller holds the order's ledger row locked (`order_and_claims`, which also gives the
     `claims` on it). Idempotent: a return already claimed is accepted again with the request
     it fulfilled. A receipt-less return (no original order) claims nothing: there is no sale
-    to check it against.
+    to check it against. With `defer`, the claim's writes are appended there for the caller to
+    run (`execute_all`) in this transaction, with its own.
     """
     if order is None:
         return ClaimDecision(True)
@@ -220,9 +237,14 @@ async def claim_received(
     if faults:
         return ClaimDecision(False, tuple(faults))
     request_id = request.return_id if request is not None else None
+    writes: list[Statement] = []
     if request is not None and request.return_id != document.return_id:
-        await _set_state(transaction, request.return_id, ClaimState.FULFILLED)
-    await _write(transaction, document, ClaimState.CLAIMED, request_id)
+        writes.append(_state_statement(transaction, request.return_id, ClaimState.FULFILLED))
+    writes.append(_claim_statement(transaction, document, ClaimState.CLAIMED, request_id))
+    if defer is not None:
+        defer.extend(writes)
+    else:
+        await execute_all(transaction, writes)
     return ClaimDecision(True, request_id=request_id, points_recredited_before=_points(rows, None))
 
 
@@ -247,13 +269,19 @@ async def claim_requested(
     return ClaimDecision(True, request_id=document.return_id)
 
 
-async def record_points_recredited(transaction: Transaction, return_id: str, points: int) -> None:
-    """Remember the points a claimed return gave back, so later returns share the rest."""
-    points_mark, id_mark = placeholders(transaction, 2)
-    await transaction.execute(
+def points_statement(reader: object, return_id: str, points: int) -> Statement:
+    """The write remembering the points a claimed return gave back (later returns of the order
+    share the rest)."""
+    points_mark, id_mark = placeholders(reader, 2)
+    return (
         f"UPDATE {CLAIMS_TABLE} SET points_recredited = {points_mark} WHERE return_id = {id_mark}",
         (points, return_id),
     )
+
+
+async def record_points_recredited(transaction: Transaction, return_id: str, points: int) -> None:
+    """Remember the points a claimed return gave back, so later returns share the rest."""
+    await transaction.execute(*points_statement(transaction, return_id, points))
 
 
 async def release_claim(transaction: Transaction, return_id: str) -> None:

@@ -3,20 +3,24 @@
 
 Steps of the `return_to_refund` saga (one DBOS workflow per return id):
 
-1. `claim`: the order from the ledger (or the commerce platform), the guard, and the claim of
-   the returned quantities, in one hub transaction. Refused → `crm_refusal` notes the reason on
-   a case, and the saga ends refused with nothing to undo. Undone last: the claim is released
-   (unless something could not be undone) and the case is left open with a note.
-2. `book_return` (booking.py): at once, `ErpPort.post_credit_note`, `LoyaltyPort.register_return`
+1. `claim_and_book`: the claim — the order from the ledger (or the commerce platform), the
+   guard, and the claim of the returned quantities, in one hub transaction; refused, the
+   reason is noted on a CRM case and the saga ends refused with nothing to undo. Then the
+   booking (booking.py), at once: `ErpPort.post_credit_note`, `LoyaltyPort.register_return`
    (reversal of what the lines earned, campaign bonus included, and re-credit of points that
    paid for them), `ErpPort.adjust_stock` per restocked line where the goods arrived, and the
-   CRM case. Undone by voiding the credit note, cancelling the points transfers and taking the
-   restocked lines back off hand.
-3. `commerce_refund`: `CommercePort.refund_return` when the order was sold on the platform and
-   the platform has not refunded it itself; money cannot be called back, so it runs last.
-4. `close`: the CRM case closed with what was done; every system's outcome, the refunded state
-   and `retail.return.refunded.v1` in one hub transaction. A CRM failure here leaves the refund
+   CRM case. Undone by voiding the credit note, cancelling the points transfers, taking the
+   restocked lines back off hand, then releasing the claim (unless something could not be
+   undone) and leaving the case open with a note.
+2. `settle`: `CommercePort.refund_return` when the order was sold on the platform and the
+   platform has not refunded it itself (money cannot be called back, so it comes after
+   everything that can be undone; failing, the saga aborts and the booking is undone); then
+   the CRM case closed with what was done, and every system's outcome, the refunded state and
+   `retail.return.refunded.v1` in one hub transaction. A CRM failure here leaves the refund
    standing (it is complete) and raises an alert.
+
+Two steps, because DBOS checkpoints each (a few ms of CPU, and the GIL, per step) and every
+call in them is keyed: a step re-run after a crash repeats calls, never effects.
 
 Each external call carries a key from the workflow id (`return_to_refund:<return id>:erp`...),
 so a step re-run after a crash writes nothing twice.
@@ -41,6 +45,7 @@ from retailhub.flows.returns.claims import (
     ClaimDecision,
     claim_received,
     order_and_claims,
+    points_statement,
     record_points_recredited,
     release_claim,
 )
@@ -55,6 +60,7 @@ from retailhub.flows.returns.decisions import (
 )
 from retailhub.flows.returns.events import refunded_event
 from retailhub.flows.returns.ledger import keep_order, sold_order
+from retailhub.flows.returns.sql import Statement, execute_all
 from retailhub.flows.returns.status import (
     Outcome,
     ReturnState,
@@ -63,7 +69,9 @@ from retailhub.flows.returns.status import (
     record_return,
     record_system,
     record_systems,
+    return_statement,
     system_outcomes,
+    systems_statement,
 )
 from retailhub.flows.sagas import Saga, SagaSteps, StepRetry
 from retailhub.flows.sagas.saga import SagaAborted
@@ -105,6 +113,14 @@ class Claimed:
     def sold(self) -> Order | None:
         """The original order, when the hub knows it."""
         return Order.model_validate(self.order) if self.order else None
+
+
+@dataclass(frozen=True)
+class Taken:
+    """The first step's result: the claim, and the booking (None when the claim was refused)."""
+
+    claimed: Claimed
+    booked: Booked | None
 
 
 @dataclass(frozen=True)
@@ -156,31 +172,61 @@ class ReturnToRefund:
         return await attempt(call, self.settings.calls)
 
     async def body(self, steps: SagaSteps, payload: dict[str, Any]) -> RefundResult:
-        """Run one return's refund; raise SagaAborted to have done steps compensated."""
+        """Run one return's refund; raise SagaAborted to have what was done undone."""
         received = Return.model_validate(payload)
-        claimed = await steps.step("claim", lambda: self.claim(received), compensate=self.release)
-        if not claimed.accepted:
-            await steps.step("crm_refusal", lambda: self.note_refusal(received, claimed))
-            return RefundResult(received.return_id, ReturnState.REFUSED, claimed.reason)
-        document = Return.model_validate(claimed.document)
-        order = claimed.sold()
-        lines = restock_lines(document, self.settings.web_location)
-        case = (claimed.case_id, claimed.case_key)
-        booked = await steps.step(
-            "book_return",
-            lambda: self.booking.book(document, order, lines, case, steps.key),
-            compensate=lambda done: self.unbook(document, done, steps.key),
+        taken = await steps.step(
+            "claim_and_book",
+            lambda: self.claim_and_book(received, steps.key),
+            compensate=lambda done: self.undo(done, steps.key),
         )
+        claimed, booked = taken.claimed, taken.booked
+        if booked is None:
+            return RefundResult(received.return_id, ReturnState.REFUSED, claimed.reason)
         if booked.failures():
             raise SagaAborted("book_return", "; ".join(booked.failures()))
+        settled = await steps.step("settle", lambda: self.settle(claimed, booked, steps.key))
+        if settled.value is None:
+            raise SagaAborted("commerce_refund", settled.error or "failed")
+        return settled.value
+
+    async def claim_and_book(self, received: Return, key: Callable[[str], str]) -> Taken:
+        """Claim the quantities; then book the return in every system, or note the refusal."""
+        claimed = await self.claim(received)
+        if not claimed.accepted:
+            await self.note_refusal(received, claimed)
+            return Taken(claimed, None)
+        document = Return.model_validate(claimed.document)
+        lines = restock_lines(document, self.settings.web_location)
+        case = (claimed.case_id, claimed.case_key)
+        booked = await self.booking.book(document, claimed.sold(), lines, case, key)
+        return Taken(claimed, booked)
+
+    async def settle(
+        self, claimed: Claimed, booked: Booked, key: Callable[[str], str]
+    ) -> Attempted[RefundResult]:
+        """The platform's refund when it owes one, then the case closed and the refund recorded;
+        the platform's failure instead when its refund failed for good (nothing recorded)."""
+        document = Return.model_validate(claimed.document)
         refund: Attempted[str] = Attempted()
-        if self._platform_owes(document, order):
-            refund = await steps.step(
-                "commerce_refund", lambda: self.refund_on_platform(document, steps.key("commerce"))
-            )
+        if self._platform_owes(document, claimed.sold()):
+            refund = await self.refund_on_platform(document, key("commerce"))
             if not refund.ok:
-                raise SagaAborted("commerce_refund", refund.error or "failed")
-        return await steps.step("close", lambda: self.close(document, claimed, booked, refund))
+                return Attempted(error=refund.error, refused=refund.refused)
+        return Attempted(await self.close(document, claimed, booked, refund))
+
+    async def undo(self, taken: Taken, key: Callable[[str], str]) -> None:
+        """Undo the booking, then release the claim (kept if something stands), note the case.
+
+        When an undo fails, the claim is still settled (kept, the case noted, the return in
+        attention) before the failure is raised for the saga to retry and, in the end, alert.
+        """
+        if taken.booked is None:
+            return
+        document = Return.model_validate(taken.claimed.document)
+        try:
+            await self.unbook(document, taken.booked, key)
+        finally:
+            await self.release(taken.claimed)
 
     def _platform_owes(self, document: Return, order: Order | None) -> bool:
         commerce = self.ports.commerce
@@ -217,10 +263,11 @@ class ReturnToRefund:
             )
             if order is None and order_id and fetched is None:
                 return None
+            writes: list[Statement] = []
             decision = (
                 ClaimDecision(False, (), None)
                 if order is None and order_id
-                else await claim_received(transaction, order, received, claims)
+                else await claim_received(transaction, order, received, claims, writes)
             )
             reason = decision.reason or (
                 "" if decision.accepted else f"order {order_id} is not known"
@@ -233,19 +280,21 @@ class ReturnToRefund:
             case_id = (
                 await case_of(transaction, decision.request_id) if decision.request_id else None
             )
-            await record_return(
-                transaction,
-                received.return_id,
-                ReturnState.RECEIVED if decision.accepted else ReturnState.REFUSED,
-                order_id=order_id,
-                request_id=decision.request_id,
-                case_id=case_id,
-                reason=reason or None,
+            writes.append(
+                return_statement(
+                    transaction,
+                    received.return_id,
+                    ReturnState.RECEIVED if decision.accepted else ReturnState.REFUSED,
+                    order_id=order_id,
+                    request_id=decision.request_id,
+                    case_id=case_id,
+                    reason=reason or None,
+                )
             )
             if not decision.accepted:
-                await record_system(
-                    transaction, received.return_id, "guard", Outcome.FAILED, detail=reason
-                )
+                guard = SystemOutcome("guard", Outcome.FAILED, detail=reason)
+                writes.append(systems_statement(transaction, received.return_id, [guard]))
+            await execute_all(transaction, writes)
         return Claimed(
             decision.accepted,
             reason,
@@ -424,33 +473,35 @@ class ReturnToRefund:
             lambda: self._note_on_case(document, claimed, case_id, text, status="closed")
         )
         async with self.bus.transaction() as transaction:
-            await record_systems(
-                transaction,
-                document.return_id,
-                [
-                    _guard_outcome(claimed),
-                    *_booked_outcomes(document, booked, refund),
-                    _crm_outcome(closed),
-                ],
-            )
-            if document.points_refunded():
-                await record_points_recredited(
-                    transaction, document.return_id, document.points_refunded()
-                )
-            await record_return(
-                transaction,
-                document.return_id,
-                ReturnState.REFUNDED,
-                case_id=closed.value,
-                reason=None if closed.ok else f"refunded; CRM case not closed: {closed.error}",
-            )
-            if claimed.request_id and claimed.request_id != document.return_id:
-                await record_return(
+            outcomes = [
+                _guard_outcome(claimed),
+                *_booked_outcomes(document, booked, refund),
+                _crm_outcome(closed),
+            ]
+            writes = [
+                systems_statement(transaction, document.return_id, outcomes),
+                return_statement(
                     transaction,
-                    claimed.request_id,
+                    document.return_id,
                     ReturnState.REFUNDED,
-                    reason=f"goods received as {document.return_id}",
+                    case_id=closed.value,
+                    reason=None if closed.ok else f"refunded; CRM case not closed: {closed.error}",
+                ),
+            ]
+            if document.points_refunded():
+                writes.append(
+                    points_statement(transaction, document.return_id, document.points_refunded())
                 )
+            if claimed.request_id and claimed.request_id != document.return_id:
+                writes.append(
+                    return_statement(
+                        transaction,
+                        claimed.request_id,
+                        ReturnState.REFUNDED,
+                        reason=f"goods received as {document.return_id}",
+                    )
+                )
+            await execute_all(transaction, writes)
             if not closed.ok:
                 await record_alert(
                     transaction,

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from retailhub.bus.port import Transaction
+from retailhub.flows.returns.sql import Statement
 from retailhub.flows.storage import placeholders
 
 SYSTEMS = ("guard", "erp", "loyalty", "stock", "commerce", "crm")
@@ -146,6 +147,30 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def return_statement(
+    reader: object,
+    return_id: str,
+    state: ReturnState,
+    *,
+    order_id: str | None = None,
+    request_id: str | None = None,
+    case_id: str | None = None,
+    reason: str | None = None,
+) -> Statement:
+    """The write of a return's overall state; unset fields keep what an earlier write recorded."""
+    marks = ", ".join(placeholders(reader, 7))
+    return (
+        f"INSERT INTO {RETURNS_TABLE} (return_id, order_id, state, request_id, case_id, reason,"
+        f" updated_at) VALUES ({marks}) ON CONFLICT (return_id) DO UPDATE SET"
+        f" state = excluded.state,"
+        f" order_id = COALESCE(excluded.order_id, {RETURNS_TABLE}.order_id),"
+        f" request_id = COALESCE(excluded.request_id, {RETURNS_TABLE}.request_id),"
+        f" case_id = COALESCE(excluded.case_id, {RETURNS_TABLE}.case_id),"
+        f" reason = excluded.reason, updated_at = excluded.updated_at",
+        (return_id, order_id, state.value, request_id, case_id, reason, _now()),
+    )
+
+
 async def record_return(
     transaction: Transaction,
     return_id: str,
@@ -157,16 +182,16 @@ async def record_return(
     reason: str | None = None,
 ) -> None:
     """Write a return's overall state; unset fields keep what an earlier write recorded."""
-    marks = ", ".join(placeholders(transaction, 7))
     await transaction.execute(
-        f"INSERT INTO {RETURNS_TABLE} (return_id, order_id, state, request_id, case_id, reason,"
-        f" updated_at) VALUES ({marks}) ON CONFLICT (return_id) DO UPDATE SET"
-        f" state = excluded.state,"
-        f" order_id = COALESCE(excluded.order_id, {RETURNS_TABLE}.order_id),"
-        f" request_id = COALESCE(excluded.request_id, {RETURNS_TABLE}.request_id),"
-        f" case_id = COALESCE(excluded.case_id, {RETURNS_TABLE}.case_id),"
-        f" reason = excluded.reason, updated_at = excluded.updated_at",
-        (return_id, order_id, state.value, request_id, case_id, reason, _now()),
+        *return_statement(
+            transaction,
+            return_id,
+            state,
+            order_id=order_id,
+            request_id=request_id,
+            case_id=case_id,
+            reason=reason,
+        )
     )
 
 
@@ -181,24 +206,15 @@ async def record_system(
     detail: str | None = None,
 ) -> None:
     """Write one system's outcome for a return, replacing what was there."""
-    if system not in SYSTEMS:
-        raise ValueError(f"unknown system {system!r}; one of {', '.join(SYSTEMS)}")
-    marks = ", ".join(placeholders(transaction, 7))
-    await transaction.execute(
-        f"INSERT INTO {SYSTEMS_TABLE} (return_id, system, outcome, reference, points, detail,"
-        f" updated_at) VALUES ({marks}) ON CONFLICT (return_id, system) DO UPDATE SET"
-        " outcome = excluded.outcome, reference = excluded.reference,"
-        " points = excluded.points, detail = excluded.detail, updated_at = excluded.updated_at",
-        (return_id, system, outcome.value, reference, points, detail, _now()),
+    await record_systems(
+        transaction, return_id, [SystemOutcome(system, outcome, reference, points, detail)]
     )
 
 
-async def record_systems(
-    transaction: Transaction, return_id: str, outcomes: Sequence[SystemOutcome]
-) -> None:
-    """Write several systems' outcomes for a return in one statement."""
-    if not outcomes:
-        return
+def systems_statement(
+    reader: object, return_id: str, outcomes: Sequence[SystemOutcome]
+) -> Statement:
+    """The write of several systems' outcomes for a return, as one statement."""
     for outcome in outcomes:
         if outcome.system not in SYSTEMS:
             raise ValueError(f"unknown system {outcome.system!r}; one of {', '.join(SYSTEMS)}")
@@ -206,7 +222,7 @@ async def record_systems(
     values: list[str] = []
     parameters: list[Any] = []
     for n, outcome in enumerate(outcomes):
-        marks = placeholders(transaction, 7, start=1 + 7 * n)
+        marks = placeholders(reader, 7, start=1 + 7 * n)
         values.append(f"({', '.join(marks)})")
         parameters.extend(
             (
@@ -219,13 +235,21 @@ async def record_systems(
                 now,
             )
         )
-    await transaction.execute(
+    return (
         f"INSERT INTO {SYSTEMS_TABLE} (return_id, system, outcome, reference, points, detail,"
         f" updated_at) VALUES {', '.join(values)} ON CONFLICT (return_id, system) DO UPDATE SET"
         " outcome = excluded.outcome, reference = excluded.reference,"
         " points = excluded.points, detail = excluded.detail, updated_at = excluded.updated_at",
         parameters,
     )
+
+
+async def record_systems(
+    transaction: Transaction, return_id: str, outcomes: Sequence[SystemOutcome]
+) -> None:
+    """Write several systems' outcomes for a return in one statement."""
+    if outcomes:
+        await transaction.execute(*systems_statement(transaction, return_id, outcomes))
 
 
 async def system_outcomes(reader: Reader, return_id: str) -> dict[str, tuple[Outcome, str]]:
