@@ -29,6 +29,7 @@ from retailhub.flows.order_to_cash.events import (
     POINTS_ACCRUED,
     PointsMoved,
     points_event,
+    points_notice_of,
 )
 from retailhub.flows.order_to_cash.loyalty import accrue_points
 from retailhub.flows.order_to_cash.status import create_order_status_table
@@ -219,6 +220,22 @@ async def test_the_buyer_is_looked_up_once_for_the_order_and_its_points_until_re
     assert status.outcome("crm") is Outcome.DONE
     assert crm.notes["order:WEB-1:points"][0] == "501"
     assert crm.notes["order:WEB-2"][0] == "502"
+
+
+def test_a_points_event_gives_back_the_order_buyer_and_points_it_was_written_with() -> None:
+    order = an_order(email="ann@example.com", customer_ids={"hubspot": "501"})
+    notice = points_notice_of(points_event(POINTS_ACCRUED, PointsMoved(order, "M-1", 60)))
+    assert (notice.order_id, notice.email, notice.customer_ids) == (
+        "WEB-1",
+        "ann@example.com",
+        {"hubspot": "501"},
+    )
+    assert (notice.member_id, notice.points) == ("M-1", 60)
+    garbled = points_event(POINTS_ACCRUED, PointsMoved(order, "M-1", 60))
+    assert isinstance(garbled.data, dict)
+    garbled.data["order"]["customer_ids"] = {"hubspot": 501}
+    with pytest.raises(ValueError, match="customer ids are malformed"):
+        points_notice_of(garbled)
 
 
 async def test_a_cancellation_before_posting_posts_nothing(tmp_path: Path) -> None:

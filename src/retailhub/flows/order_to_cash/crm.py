@@ -13,9 +13,10 @@ A cancellation of a noted order adds a cancellation note; each note is written o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from retailhub.bus.port import Handler, HandlerContext
 from retailhub.canonical.cloudevents import CloudEvent
-from retailhub.canonical.order import Order
 from retailhub.connectors.ports import CrmPort
 from retailhub.flows.order_to_cash.decisions import (
     cancel_note,
@@ -33,7 +34,7 @@ from retailhub.flows.order_to_cash.events import (
     POINTS_REVERSED,
     is_cancellation,
     order_of,
-    points_moved_of,
+    points_notice_of,
 )
 from retailhub.flows.order_to_cash.status import Outcome, SystemStatus, amend, record, recorded
 from retailhub.resilience.cache import ReferenceCache
@@ -57,14 +58,13 @@ class Contacts:
             max_entries=CONTACT_CACHE_ENTRIES, ttl_s=CONTACT_TTL_S
         )
 
-    async def of(self, order: Order) -> str | None:
+    async def of(self, email: str | None, customer_ids: Mapping[str, str]) -> str | None:
         """The buyer's contact id, or None when the CRM knows nobody by the order's email."""
-        known = order.customer_ids.get(self.crm.name)
+        known = customer_ids.get(self.crm.name)
         if known:
             return known
-        if not order.email:
+        if not email:
             return None
-        email = order.email
         cached = self._by_email.get(email)
         if cached is not None:
             return cached
@@ -77,13 +77,13 @@ class Contacts:
             self._by_email.put(email, found)
         return found
 
-    async def note(self, order: Order, contact: str, text: str, key: str) -> str:
+    async def note(self, email: str | None, contact: str, text: str, key: str) -> str:
         """Add the note; if the CRM refuses it, forget the buyer's cached contact and raise."""
         try:
             return await self.crm.add_note(contact, text, key)
         except Exception:
-            if order.email:
-                self._by_email.forget([order.email])
+            if email:
+                self._by_email.forget([email])
             raise
 
 
@@ -92,9 +92,9 @@ def note_on_crm(crm: CrmPort) -> Handler:
     contacts = Contacts(crm)
 
     async def on_points(event: CloudEvent, context: HandlerContext) -> None:
-        moved = points_moved_of(event)
-        order_id = moved.order.order_id
-        contact = await contacts.of(moved.order)
+        moved = points_notice_of(event)
+        order_id = moved.order_id
+        contact = await contacts.of(moved.email, moved.customer_ids)
         if contact is None:
             return
         if event.type == POINTS_REVERSED:
@@ -103,7 +103,7 @@ def note_on_crm(crm: CrmPort) -> Handler:
         else:
             text, key = points_note(order_id, moved.points), points_note_key(order_id)
             detail, points = f"{moved.points} points earned", moved.points
-        note = await contacts.note(moved.order, contact, text, key)
+        note = await contacts.note(moved.email, contact, text, key)
         await amend(
             context.transaction, order_id, SYSTEM, detail=f"{detail} (note {note})", points=points
         )
@@ -112,14 +112,14 @@ def note_on_crm(crm: CrmPort) -> Handler:
         order = order_of(event)
         order_id = order.order_id
         if is_completed(order, is_cancellation(event)):
-            contact = await contacts.of(order)
+            contact = await contacts.of(order.email, order.customer_ids)
             if contact is None:
                 status = SystemStatus(
                     SYSTEM, Outcome.SKIPPED, detail="no contact", attempts=context.attempt
                 )
             else:
                 note = await contacts.note(
-                    order, contact, order_note(order), order_note_key(order_id)
+                    order.email, contact, order_note(order), order_note_key(order_id)
                 )
                 status = SystemStatus(
                     SYSTEM,
@@ -130,7 +130,9 @@ def note_on_crm(crm: CrmPort) -> Handler:
                 )
         elif is_cancellation(event):
             before = (await recorded(context.transaction, order_id)).get(SYSTEM)
-            contact = await contacts.of(order) if before is not None else None
+            contact = (
+                await contacts.of(order.email, order.customer_ids) if before is not None else None
+            )
             if before is None or before.outcome is not Outcome.DONE or contact is None:
                 status = SystemStatus(
                     SYSTEM,
@@ -140,7 +142,7 @@ def note_on_crm(crm: CrmPort) -> Handler:
                 )
             else:
                 await contacts.note(
-                    order, contact, cancel_note(order_id), cancel_note_key(order_id)
+                    order.email, contact, cancel_note(order_id), cancel_note_key(order_id)
                 )
                 status = SystemStatus(
                     SYSTEM,
