@@ -14,6 +14,8 @@ the run ends when every saga has settled. Figures:
 - `split_ms`: mean time per saga in outbound HTTP calls (by system), in the hub's database,
   in the steps' own code, and the rest — DBOS's checkpoints, thread hops and waiting for the
   one SQLite writer;
+- `loop_lag_ms`: how late the hub's event loop wakes a 5 ms sleeper (p50, p99): each hop to
+  the SQLite writer or DBOS's threads and back waits about as long;
 - `hub_cpu_ms_per_saga`: the hub process's CPU per saga, on the event loop's thread (aiohttp,
   pydantic, the flow) and on other threads (DBOS's checkpoints in its thread pool, the bus's
   SQLite writer); `hub_cpu_utilisation` is CPU seconds per wall second (1.0 = one core).
@@ -24,10 +26,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import multiprocessing
+import os
 import re
 import secrets
 import statistics
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
@@ -352,6 +356,9 @@ async def run_returns_benchmark(
 
                 await _wait(known, timeout_s, "the returns ledger")
                 served_before = await _served(urls)
+                threads_before = thread_cpu()
+                lags: list[float] = []
+                probe = asyncio.create_task(_probe_loop(lags))
                 clock.totals.clear()
                 started = time.perf_counter()
                 cpu_started, loop_cpu_started = time.process_time(), time.thread_time()
@@ -365,6 +372,8 @@ async def run_returns_benchmark(
 
                 await _wait(settled, timeout_s, "every saga to settle")
                 wall = time.perf_counter() - started
+                probe.cancel()
+                threads_after = thread_cpu()
                 loop_cpu = time.thread_time() - loop_cpu_started
                 cpu = time.process_time() - cpu_started
                 states = await _states(bus)
@@ -378,11 +387,56 @@ async def run_returns_benchmark(
         "other_threads": round(1000 * (cpu - loop_cpu) / sales, 2),
     }
     figures["hub_cpu_utilisation"] = round(cpu / wall, 2)
+    figures["hub_cpu_ms_per_saga_by_thread"] = {
+        group: round(
+            1000 * (threads_after.get(group, 0.0) - threads_before.get(group, 0.0)) / sales, 2
+        )
+        for group in sorted(set(threads_after) | set(threads_before))
+    }
+    figures["loop_lag_ms"] = {
+        "p50": round(percentile(lags, 50), 2),
+        "p99": round(percentile(lags, 99), 2),
+    }
     figures["requests_per_saga"] = {
         system: round((served_after[system] - served_before[system]) / sales, 1)
         for system in served_before
     }
     return figures
+
+
+def _thread_group(name: str) -> str:
+    """The part of the hub a thread belongs to, by its name."""
+    if name == "MainThread":
+        return "event_loop"
+    if name.startswith("retailhub-sqlite"):
+        return "bus_sqlite"
+    if name.startswith("dbos") or name.startswith("queue-worker") or "(_run_event" in name:
+        return "dbos"
+    return "other"
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds so far per part of the hub, from Linux's per-thread counters (empty
+    elsewhere); threads that ended are not counted."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    names = {t.native_id: t.name for t in threading.enumerate() if t.native_id is not None}
+    totals: dict[str, float] = defaultdict(float)
+    for task in Path("/proc/self/task").glob("*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / ticks
+        totals[_thread_group(names.get(int(task.name), "?"))] += seconds
+    return dict(totals)
+
+
+async def _probe_loop(lags: list[float], every_s: float = 0.005) -> None:
+    """How late the event loop wakes a sleeper, in ms: every hop to a thread waits as long."""
+    while True:
+        asked = time.perf_counter()
+        await asyncio.sleep(every_s)
+        lags.append(1000 * (time.perf_counter() - asked - every_s))
 
 
 async def _served(urls: dict[str, str]) -> dict[str, int]:
