@@ -59,6 +59,11 @@ def probe_router() -> APIRouter:
         CALLS.append(basket.model_dump())
         return {"number": len(CALLS), "client": client.name, "store": basket.store}
 
+    @router.post("/baskets/{number}/close")
+    async def close_basket(number: int, client: Till) -> dict[str, Any]:
+        CALLS.append({"closed": number})
+        return {"closed": number, "call": len(CALLS)}
+
     @router.get("/whoami")
     async def whoami(client: Reading) -> dict[str, Any]:
         return {"client": client.name, "scopes": sorted(client.scopes)}

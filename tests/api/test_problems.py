@@ -116,3 +116,67 @@ async def test_past_its_sunset_a_prefix_is_410(services: ApiServices) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as api:
         body = assert_problem(await api.get("/v1/probe/whoami"), 410)
     assert body["type"] == "urn:retailhub:problem:sunset"
+
+
+WHERE = ("$", "header.", "query.", "path.")
+
+
+async def test_every_route_refuses_a_bare_request_with_a_problem(
+    api: httpx.AsyncClient, services: ApiServices
+) -> None:
+    """Every operation the OpenAPI document lists, called with no key, body or signature,
+    answers a problem document whose faults (if any) name their place."""
+    document = create_app(services).openapi()
+    called = 0
+    for path, operations in document["paths"].items():
+        for method in operations:
+            url = path.replace("{topic}", "orders/create").replace("{", "").replace("}", "")
+            answer = await api.request(method.upper(), url)
+            if path in {"/healthz", "/readyz"}:
+                assert answer.status_code == 200, path
+                continue
+            called += 1
+            body = assert_problem(answer, answer.status_code)
+            assert answer.status_code in {401, 415}, (method, path, body)
+            assert str(answer.status_code) in operations[method]["responses"], (method, path)
+            errors = body.get("errors", [])
+            assert all(e["path"].startswith(WHERE) for e in errors), body  # type: ignore[union-attr]
+    assert called >= 10
+
+
+@pytest.mark.parametrize(
+    ("path", "where"),
+    [
+        ("/v1/orders/" + "O" * 201, "path.order_id"),
+        ("/v1/returns/" + "R" * 201, "path.return_id"),
+        ("/v1/customers/" + "C" * 201, "path.customer_id"),
+        ("/v1/customers/C-1?system=" + "s" * 51, "query.system"),
+        ("/v1/promotions/" + "P" * 201, "path.promotion_id"),
+    ],
+)
+async def test_a_bad_parameter_is_422_naming_it(
+    api: httpx.AsyncClient, services: ApiServices, path: str, where: str
+) -> None:
+    reader = {"X-API-Key": await issue_key(services, "reporting", "admin")}
+    body = assert_problem(await api.get(path, headers=reader), 422)
+    assert [e["path"] for e in body["errors"]] == [where]  # type: ignore[attr-defined]
+
+
+async def test_refusals_by_the_guards_name_the_header_or_body_at_fault(
+    api: httpx.AsyncClient, till: dict[str, str]
+) -> None:
+    keyless = {"X-API-Key": till["X-API-Key"]}
+    no_key = await api.post("/v1/probe/baskets", json={"store": "A", "lines": []}, headers=keyless)
+    too_big = await api.post(
+        "/v1/probe/baskets", json={"store": "x" * 20_000, "lines": []}, headers=till
+    )
+    text = await api.post(
+        "/v1/probe/baskets", content=b"x", headers={**till, "Content-Type": "text/plain"}
+    )
+    for answer, status, where in (
+        (no_key, 400, "header.idempotency-key"),
+        (too_big, 413, "$"),
+        (text, 415, "header.content-type"),
+    ):
+        body = assert_problem(answer, status)
+        assert [e["path"] for e in body["errors"]] == [where]  # type: ignore[attr-defined]

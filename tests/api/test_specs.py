@@ -99,3 +99,45 @@ def test_asyncapi_has_one_channel_per_catalogued_type_with_its_schema() -> None:
     for operation in document["operations"].values():
         channel = operation["channel"]["$ref"].removeprefix("#/channels/")
         assert channel in document["channels"]
+
+
+def test_every_error_answer_is_declared_as_a_problem_document(openapi: dict[str, Any]) -> None:
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status == "default" or status[0] in "45":
+                    assert response["content"] == problem, (method, path, status)
+    assert "HTTPValidationError" not in openapi["components"]["schemas"]
+
+
+ID_READ = {"401", "403", "404", "422", "429"}
+V1_WRITE = {"400", "401", "403", "409", "413", "415", "422", "429"}
+HOOK = {"401", "404", "413", "415", "422"}
+CHECKOUT = "/v1/checkout/loyalty"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "statuses"),
+    [
+        ("get", "/readyz", {"503"}),
+        ("get", "/v1/orders/{order_id}", ID_READ),
+        ("get", "/v1/returns/{return_id}", ID_READ),
+        ("get", "/v1/customers/{customer_id}", ID_READ),
+        ("get", "/v1/promotions/{promotion_id}", ID_READ),
+        ("post", "/v1/returns", V1_WRITE),
+        ("post", "/hooks/shopify/{topic}", HOOK),
+        ("post", "/hooks/hubspot", HOOK),
+        ("post", "/hooks/poslog", {"400", "401", "403", "413", "415", "422", "429"}),
+        ("post", f"{CHECKOUT}/quote", V1_WRITE | {"404", "503"}),
+        ("post", f"{CHECKOUT}/redemptions", V1_WRITE | {"404", "503"}),
+        ("post", f"{CHECKOUT}/redemptions/{{redemption_id}}/capture", V1_WRITE | {"404"}),
+        ("post", f"{CHECKOUT}/redemptions/{{redemption_id}}/release", V1_WRITE | {"404"}),
+        ("get", f"{CHECKOUT}/redemptions/{{redemption_id}}", ID_READ),
+    ],
+)
+def test_each_route_declares_the_problems_it_can_answer(
+    openapi: dict[str, Any], method: str, path: str, statuses: set[str]
+) -> None:
+    declared = {s for s in openapi["paths"][path][method]["responses"] if s[0] in "45"}
+    assert declared == statuses

@@ -98,10 +98,12 @@ _GOVERNANCE_RESPONSES = {
 _WRITE_RESPONSES = {
     "400": "No Idempotency-Key",
     "409": "The first request with this Idempotency-Key is still running",
-    "413": "The body is over the size limit",
     "415": "The body is not JSON",
     "422": "The body is not valid, or the Idempotency-Key was used with another body",
 }
+_INVALID = "The request is not valid: each fault with its JSON path (`$.lines[0].sku`, `path.id`)"
+_TOO_LARGE = "The body is over the size limit"
+_FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 
 
 def _problem_response(description: str) -> dict[str, Any]:
@@ -109,8 +111,9 @@ def _problem_response(description: str) -> dict[str, Any]:
 
 
 def _openapi_with_governance(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document plus what the middleware adds: the Idempotency-Key header on POSTs
-    under /v1, and the problem answers of authentication, rate limits and the guards."""
+    """FastAPI's document plus what the middleware adds (the Idempotency-Key header on POSTs
+    under /v1; the problem answers of authentication, rate limits, validation and the guards),
+    with every error answer declared as `application/problem+json`."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
@@ -121,16 +124,32 @@ def _openapi_with_governance(app: FastAPI) -> dict[str, Any]:
     )
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
-            responses = operation.setdefault("responses", {})
-            if operation.get("security"):
-                for status, description in _GOVERNANCE_RESPONSES.items():
-                    responses.setdefault(status, _problem_response(description))
-            if method == "post" and path.startswith("/v1/"):
-                _require_idempotency_key(operation)
-                for status, description in _WRITE_RESPONSES.items():
-                    responses.setdefault(status, _problem_response(description))
+            _declare_problems(path, method, operation)
+    schemas = schema.get("components", {}).get("schemas", {})
+    for name in _FASTAPI_VALIDATION:
+        schemas.pop(name, None)
     app.openapi_schema = schema
     return schema
+
+
+def _declare_problems(path: str, method: str, operation: dict[str, Any]) -> None:
+    """Add the problem answers the guards and validation give, and make every error answer a
+    problem document."""
+    responses = operation.setdefault("responses", {})
+    if operation.get("security"):
+        for status, description in _GOVERNANCE_RESPONSES.items():
+            responses.setdefault(status, _problem_response(description))
+    if method == "post":
+        responses.setdefault("413", _problem_response(_TOO_LARGE))
+        if path.startswith("/v1/"):
+            _require_idempotency_key(operation)
+            for status, description in _WRITE_RESPONSES.items():
+                responses.setdefault(status, _problem_response(description))
+    if operation.get("parameters") or operation.get("requestBody"):
+        responses.setdefault("422", _problem_response(_INVALID))
+    for status, response in responses.items():
+        if status == "default" or status[0] in "45":
+            response["content"] = {PROBLEM_JSON: {"schema": _PROBLEM}}
 
 
 def _require_idempotency_key(operation: dict[str, Any]) -> None:

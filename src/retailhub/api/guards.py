@@ -2,7 +2,8 @@
 
 - Size: a body over the limit (by Content-Length, or counted as it streams in) is refused with
   413 before it is buffered; POSLog uploads have a larger limit than JSON calls.
-- Media type: a POST under `/v1` must be JSON (`application/json` or `*/*+json`), else 415.
+- Media type: a POST under `/v1` must be JSON (`application/json` or `*/*+json`), else 415; an
+  empty POST (a till's capture or release) needs no media type.
 - Deprecation (RFC 9745) and Sunset (RFC 8594): answers under a deprecated prefix carry both
   headers and a `successor-version` link; after the sunset date the prefix answers 410.
 """
@@ -13,20 +14,24 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from email.utils import format_datetime
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from retailhub.api.problems import problem_response
+from retailhub.api.problems import ProblemError, error_response, problem_response
 from retailhub.api.services import ApiLimits, Deprecation
+from retailhub.canonical.errors import Fault
 
 UPLOAD_PATHS = ("/hooks/poslog",)
 
 
-class BodyTooLarge(HTTPException):
+class BodyTooLarge(ProblemError):
     """A request body over the limit; answered 413 wherever it is noticed."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the body is over the limit of {limit} bytes")
+        super().__init__(
+            413,
+            f"the body is over the limit of {limit} bytes",
+            faults=[Fault("$", f"the body is over {limit} bytes")],
+        )
 
 
 def body_limit(path: str, limits: ApiLimits) -> int:
@@ -56,9 +61,7 @@ class BodySizeLimit:
         limit = body_limit(scope["path"], self.limits)
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await problem_response(413, detail=BodyTooLarge(limit).detail, instance=scope["path"])(
-                scope, receive, send
-            )
+            await error_response(BodyTooLarge(limit), scope["path"])(scope, receive, send)
             return
         seen = 0
 
@@ -75,6 +78,8 @@ class BodySizeLimit:
 
 
 JSON_TYPES = ("application/json",)
+JSON_CONTENT = Fault("header.content-type", "must be application/json")
+"""The fault of a write whose body is not JSON."""
 
 
 def is_json(content_type: str | None) -> bool:
@@ -83,8 +88,20 @@ def is_json(content_type: str | None) -> bool:
     return media in JSON_TYPES or media.endswith("+json")
 
 
+def declares_no_body(scope: Scope) -> bool:
+    """True when the request says it has no body: `Content-Length: 0`, or neither a length nor
+    a chunked transfer (RFC 9112: then there is no body)."""
+    length = _header(scope, b"content-length")
+    if length is not None:
+        return length.strip() == "0"
+    return _header(scope, b"transfer-encoding") is None
+
+
 class JsonOnly:
-    """Refuse POSTs under `/v1` whose body is not JSON with 415."""
+    """Refuse writes under `/v1` whose body is not JSON with 415. An empty POST passes whatever
+    it declares: tills capture and release that way, and some HTTP stacks label an empty POST as
+    a form (Java's HttpURLConnection). A route that takes no body runs; one that needs a body
+    refuses it as invalid (422, `$`: field required)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -96,11 +113,13 @@ class JsonOnly:
             and scope["method"] in {"POST", "PUT", "PATCH"}
             and scope["path"].startswith("/v1/")
             and not is_json(_header(scope, b"content-type"))
+            and not declares_no_body(scope)
         ):
             await problem_response(
                 415,
                 detail="send the body as application/json",
                 instance=scope["path"],
+                faults=[JSON_CONTENT],
                 headers={"Accept-Post": "application/json"},
             )(scope, receive, send)
             return

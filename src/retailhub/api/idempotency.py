@@ -26,14 +26,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retailhub.api.clients import ApiClient
 from retailhub.api.guards import BodyTooLarge
-from retailhub.api.problems import problem_response
+from retailhub.api.problems import error_response, problem_response
 from retailhub.api.services import ApiServices
 from retailhub.bus.port import Transaction
+from retailhub.canonical.errors import Fault
 from retailhub.flows.storage import placeholders
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
+KEY_PATH = "header.idempotency-key"
+"""Where refusals of the key point (parameters are named `header.<name>` in problems)."""
 STALE_AFTER_S = 60.0
 TABLE = "api_idempotency"
 DDL = f"""
@@ -104,16 +107,18 @@ class IdempotencyKeys:
         refusal = _key_refusal(key)
         if refusal:
             await problem_response(
-                400, detail=refusal, slug="idempotency-key-required", instance=scope["path"]
+                400,
+                detail=refusal,
+                slug="idempotency-key-required",
+                instance=scope["path"],
+                faults=[Fault(KEY_PATH, refusal)],
             )(scope, receive, send)
             return
         assert key is not None
         try:
             body, messages = await _read_body(receive)
         except BodyTooLarge as error:
-            await problem_response(413, detail=error.detail, instance=scope["path"])(
-                scope, receive, send
-            )
+            await error_response(error, scope["path"])(scope, receive, send)
             return
         print_ = fingerprint(scope["method"], scope["path"], scope.get("query_string", b""), body)
         answer = await self._claim(client.client_id, key, print_)
@@ -231,6 +236,7 @@ def _answer_to_repeat(
             detail=f"this {HEADER} was used with another request; use a new key",
             slug="idempotency-key-reused",
             title="Idempotency-Key reused",
+            faults=[Fault(KEY_PATH, "was used before with another method, path or body")],
         )
     if status is None:
         return problem_response(

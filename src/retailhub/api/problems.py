@@ -75,6 +75,11 @@ class ProblemError(Exception):
         self.extra = dict(extra or {})
 
 
+def problem_responses(described: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """A route's problem answers for its OpenAPI `responses`, by status and what it means."""
+    return {status: {"model": Problem, "description": text} for status, text in described.items()}
+
+
 def problem_type(slug: str | None) -> str:
     """The problem type URI for one of our slugs, `about:blank` without one."""
     return f"{PROBLEM_BASE}{slug}" if slug else "about:blank"
@@ -131,6 +136,20 @@ def problem_response(
     return Response(orjson.dumps(body), status, dict(headers or {}), media_type=PROBLEM_JSON)
 
 
+def error_response(error: ProblemError, instance: str | None = None) -> Response:
+    """The answer to a raised `ProblemError` (for middleware, which answers it directly)."""
+    return problem_response(
+        error.status,
+        detail=error.detail,
+        slug=error.slug,
+        title=error.title,
+        instance=instance,
+        faults=error.faults,
+        headers=error.headers,
+        extra=error.extra,
+    )
+
+
 def _phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -157,16 +176,7 @@ def request_faults(error: RequestValidationError) -> list[Fault]:
 
 async def _on_problem(request: Request, error: Exception) -> Response:
     assert isinstance(error, ProblemError)
-    return problem_response(
-        error.status,
-        detail=error.detail,
-        slug=error.slug,
-        title=error.title,
-        instance=request.url.path,
-        faults=error.faults,
-        headers=error.headers,
-        extra=error.extra,
-    )
+    return error_response(error, request.url.path)
 
 
 async def _on_validation(request: Request, error: Exception) -> Response:

@@ -155,6 +155,7 @@ async def test_unknown_member_and_too_many_points_are_problems(
 
     assert not_found.status_code == 404
     assert not_found.json()["type"].endswith("member-not-found")
+    assert [e["path"] for e in not_found.json()["errors"]] == ["$.member.card"]
     assert refused.status_code == 409
     assert "available" in refused.json()["detail"]
 
@@ -227,11 +228,73 @@ async def test_the_same_key_reserves_once_even_without_the_replay_store(
         first = await client.post(REDEMPTIONS, json=body, headers=keyed(till, "r-6"))
         again = await client.post(REDEMPTIONS, json=body, headers=keyed(till, "r-6"))
         keyless = await client.post(REDEMPTIONS, json=body, headers=till)
+        other = await client.post(
+            REDEMPTIONS, json={**body, "points": 121}, headers=keyed(till, "r-6")
+        )
 
     assert first.status_code == again.status_code == 201
     assert "idempotent-replayed" not in again.headers
     assert again.json()["redemption_id"] == first.json()["redemption_id"]
     assert keyless.status_code == 400
+    assert [e["path"] for e in keyless.json()["errors"]] == ["header.idempotency-key"]
+    assert other.status_code == 422
+    assert other.json()["type"] == "urn:retailhub:problem:checkout.idempotency-conflict"
+    assert [e["path"] for e in other.json()["errors"]] == ["header.idempotency-key"]
     account = await world.loyalty.find_member(member_id=member.account.member_id)
     assert account is not None
     assert account.points_balance == member.points_balance - 120
+
+
+async def empty_post(
+    api: httpx.AsyncClient, path: str, headers: dict[str, str], *, length: bool = True
+) -> httpx.Response:
+    """A POST with no body and no Content-Type, as tills send capture and release: with
+    `Content-Length: 0`, or with no length at all."""
+    request = api.build_request("POST", path, headers=headers)
+    if not length:
+        del request.headers["content-length"]
+    assert "content-type" not in request.headers
+    return await api.send(request)
+
+
+async def test_a_till_captures_and_releases_with_empty_posts(
+    api: httpx.AsyncClient, services: ApiServices, world: World
+) -> None:
+    till = await issue_key(services, "till-AMS01-04", "pos")
+    member = world.member()
+    ref = {"card": member.card_number}
+    sold = await api.post(
+        REDEMPTIONS,
+        json={"member": ref, "points": 200, "sale_id": "AMS01-T4-0001"},
+        headers=keyed(till, "r-7"),
+    )
+    voided = await api.post(
+        REDEMPTIONS,
+        json={"member": ref, "points": 150, "sale_id": "AMS01-T4-0002"},
+        headers=keyed(till, "r-8"),
+    )
+    sold_url = f"{REDEMPTIONS}/{sold.json()['redemption_id']}"
+    voided_url = f"{REDEMPTIONS}/{voided.json()['redemption_id']}"
+
+    captured = await empty_post(api, f"{sold_url}/capture", keyed(till, "c-7"))
+    replayed = await empty_post(api, f"{sold_url}/capture", keyed(till, "c-7"), length=False)
+    reused = await api.post(f"{sold_url}/capture", json={}, headers=keyed(till, "c-7"))
+    not_json = await api.post(
+        f"{voided_url}/release",
+        content=b"void",
+        headers={**keyed(till, "v-8"), "Content-Type": "text/plain"},
+    )
+    released = await empty_post(api, f"{voided_url}/release", keyed(till, "v-8"), length=False)
+
+    assert captured.status_code == 200, captured.text
+    assert captured.json()["state"] == "captured"
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.content == captured.content
+    assert reused.status_code == 422
+    assert not_json.status_code == 415
+    assert [e["path"] for e in not_json.json()["errors"]] == ["header.content-type"]
+    assert released.status_code == 200, released.text
+    assert released.json()["state"] == "released"
+    account = await world.loyalty.find_member(member_id=member.account.member_id)
+    assert account is not None
+    assert account.points_balance == member.points_balance - 200

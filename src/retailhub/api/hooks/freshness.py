@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from retailhub.api.problems import ProblemError
+from retailhub.canonical.errors import Fault
 
 
 def within_window(stamped: datetime, now: datetime, window_s: float) -> bool:
@@ -17,7 +18,10 @@ def require_fresh(stamped: datetime | None, window_s: float, header: str) -> Non
     """Refuse (401) a delivery without a usable time stamp or outside the replay window."""
     if stamped is None:
         raise ProblemError(
-            401, f"the {header} header is missing or not a time", slug="replay-window"
+            401,
+            f"the {header} header is missing or not a time",
+            slug="replay-window",
+            faults=[Fault(f"header.{header.lower()}", "is missing or not a time")],
         )
     if stamped.tzinfo is None:
         stamped = stamped.replace(tzinfo=UTC)
@@ -28,6 +32,7 @@ def require_fresh(stamped: datetime | None, window_s: float, header: str) -> Non
             f" {window_s:.0f} s",
             slug="replay-window",
             title="Delivery outside the replay window",
+            faults=[Fault(f"header.{header.lower()}", "is outside the replay window")],
         )
 
 

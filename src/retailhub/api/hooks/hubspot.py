@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from starlette.responses import JSONResponse
 
-from retailhub.api.guards import is_json
+from retailhub.api.guards import JSON_CONTENT, is_json
 from retailhub.api.hooks.events import hubspot_notice_event
 from retailhub.api.hooks.freshness import parse_epoch_ms, require_fresh
 from retailhub.api.hooks.inbox import take_deliveries
@@ -57,7 +57,7 @@ async def hubspot_webhook(
     if not secret:
         raise ProblemError(404, "no HubSpot app secret is configured on this hub")
     if not is_json(request.headers.get("content-type")):
-        raise ProblemError(415, "HubSpot delivers JSON")
+        raise ProblemError(415, "HubSpot delivers JSON", faults=[JSON_CONTENT])
     raw = await request.body()
     require_fresh(
         parse_epoch_ms(x_hubspot_request_timestamp),
@@ -73,6 +73,7 @@ async def hubspot_webhook(
             "X-HubSpot-Signature-v3 is missing or does not sign this request",
             slug="bad-signature",
             title="Bad signature",
+            faults=[Fault("header.x-hubspot-signature-v3", "does not sign this request")],
         )
     try:
         changes = contact_changes(raw)

@@ -19,6 +19,7 @@ from retailhub.api.clients import ApiClient
 from retailhub.api.problems import Problem, ProblemError
 from retailhub.api.security import require_scopes
 from retailhub.api.services import services_of
+from retailhub.canonical.errors import Fault
 from retailhub.connectors.poslog.receiver import receive_poslog
 
 XML_TYPES = ("application/xml", "text/xml")
@@ -48,7 +49,11 @@ async def upload_poslog(request: Request, _client: Till) -> Response:
     """Publish what a journal holds and say what happened, transaction by transaction."""
     media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media not in XML_TYPES:
-        raise ProblemError(415, "send the journal as application/xml")
+        raise ProblemError(
+            415,
+            "send the journal as application/xml",
+            faults=[Fault("header.content-type", "must be application/xml")],
+        )
     services = services_of(request)
     answer = await receive_poslog(
         services.bus, await request.body(), store_timezone=services.hooks.store_timezone

@@ -15,7 +15,7 @@ import orjson
 from fastapi import APIRouter, Header, Request
 from starlette.responses import JSONResponse
 
-from retailhub.api.guards import is_json
+from retailhub.api.guards import JSON_CONTENT, is_json
 from retailhub.api.hooks.events import ShopifyDelivery, shopify_delivery_event
 from retailhub.api.hooks.freshness import parse_iso, require_fresh
 from retailhub.api.hooks.inbox import take_deliveries
@@ -66,7 +66,7 @@ async def shopify_webhook(
     if not secret:
         raise ProblemError(404, "no Shopify app secret is configured on this hub")
     if not is_json(request.headers.get("content-type")):
-        raise ProblemError(415, "Shopify delivers JSON")
+        raise ProblemError(415, "Shopify delivers JSON", faults=[JSON_CONTENT])
     raw = await request.body()
     if not verify_shopify_webhook(raw, x_shopify_hmac_sha256, secret):
         raise ProblemError(
@@ -74,6 +74,7 @@ async def shopify_webhook(
             "X-Shopify-Hmac-Sha256 is missing or is not the signature of this body",
             slug="bad-signature",
             title="Bad signature",
+            faults=[Fault("header.x-shopify-hmac-sha256", "does not sign this body")],
         )
     if topic not in MAPPED_TOPICS:
         raise ProblemError(404, f"the hub does not take the Shopify topic {topic!r}")
