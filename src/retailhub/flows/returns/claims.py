@@ -105,14 +105,23 @@ async def claims_of(transaction: Transaction, order_id: str) -> list[Claim]:
 async def order_and_claims(
     transaction: Transaction, order_id: str
 ) -> tuple[Order | None, list[Claim]]:
-    """The order as the ledger keeps it, with every claim on it, in one query; the order's row
-    is held (PostgreSQL) until the transaction ends, so claims on it queue."""
+    """The order as the ledger keeps it, with every claim on it; the order's row is held until
+    the transaction ends, so claims on one order queue.
+
+    On PostgreSQL the row is locked first and the claims read by the next statement: a query
+    that waited for a lock sees the locked row anew but other tables as they were when it
+    started, so it would miss the claim that the lock's holder just committed. On SQLite (one
+    writer: the transaction already excludes every other) one query reads both.
+    """
     (mark,) = placeholders(transaction, 1)
-    lock = " FOR UPDATE OF o" if is_postgres(transaction) else ""
+    if is_postgres(transaction):
+        await transaction.fetch_all(
+            f"SELECT 1 FROM {ORDERS_TABLE} WHERE order_id = {mark} FOR UPDATE", (order_id,)
+        )
     rows = await transaction.fetch_all(
         f"SELECT o.body, c.return_id, c.state, c.body, c.request_id, c.points_recredited"
         f" FROM {ORDERS_TABLE} o LEFT JOIN {CLAIMS_TABLE} c ON c.order_id = o.order_id"
-        f" WHERE o.order_id = {mark} ORDER BY c.claimed_at, c.return_id{lock}",
+        f" WHERE o.order_id = {mark} ORDER BY c.claimed_at, c.return_id",
         (order_id,),
     )
     if not rows:

@@ -19,11 +19,10 @@ Steps of the `return_to_refund` saga (one DBOS workflow per return id):
    `retail.return.refunded.v1` in one hub transaction. A CRM failure here leaves the refund
    standing (it is complete) and raises an alert.
 
-Two steps, because DBOS checkpoints each (a few ms of CPU, and the GIL, per step) and every
-call in them is keyed: a step re-run after a crash repeats calls, never effects.
-
-Each external call carries a key from the workflow id (`return_to_refund:<return id>:erp`...),
-so a step re-run after a crash writes nothing twice.
+Two steps, because DBOS checkpoints each (a few ms of CPU, and the GIL, per step). Each
+external call carries a key from the workflow id (`return_to_refund:<return id>:erp`...), so a
+step re-run after a crash repeats calls, never effects. A booking that fails aborts the saga
+as `book_return`, a platform refund that fails as `commerce_refund` (the alert names them).
 """
 
 from __future__ import annotations
@@ -79,8 +78,10 @@ from retailhub.flows.sagas.saga import SagaAborted
 T = TypeVar("T")
 
 SAGA_NAME = "return_to_refund"
-ONE_TRY = StepRetry(max_attempts=1)
-"""Calls retry inside their step (`CallPolicy`); DBOS runs each step once."""
+STEP_RETRY = StepRetry(max_attempts=3, interval=0.5, backoff=2.0)
+"""Calls retry inside their step (`CallPolicy`) and answer rather than raise; DBOS retries a
+step only for what raises — the hub's own database — and every write in a step is safe to
+repeat."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class ReturnToRefund:
 
     def saga(self) -> Saga[dict[str, Any], RefundResult]:
         """The saga to register (before the runtime launches) and start per return id."""
-        return Saga(SAGA_NAME, self.body, self.alerts, step_retry=ONE_TRY)
+        return Saga(SAGA_NAME, self.body, self.alerts, step_retry=STEP_RETRY)
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> Attempted[T]:
         return await attempt(call, self.settings.calls)
