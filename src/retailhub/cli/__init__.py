@@ -6,6 +6,7 @@ import typer
 
 from retailhub.cli import (
     bench,
+    bench_orders,
     bench_returns,
     catalogue,
     clients,
@@ -42,6 +43,7 @@ app.add_typer(events.dlq_app, name="dlq")
 app.command("replay")(events.replay)
 app.add_typer(pos.app, name="pos")
 app.add_typer(bench.app, name="bench")
+bench.app.command("orders")(bench_orders.bench_orders)
 bench.app.command("returns")(bench_returns.bench_returns)
 app.command("reconcile")(reconcile.reconcile)
 app.add_typer(promotions.app, name="promotions")
