@@ -19,7 +19,7 @@ def bench_returns(
         200, "--sales", min=1, max=5000, help="Till sales returned, one saga each."
     ),
     concurrency: int = typer.Option(
-        32, "--concurrency", min=1, max=256, help="Sagas in flight at once (the subscription's)."
+        8, "--concurrency", min=1, max=256, help="Sagas in flight at once (the subscription's)."
     ),
 ) -> None:
     """Run return sagas (claim, credit note, points, restock, case) against the emulators, each

@@ -60,7 +60,11 @@ from retailhub.flows.returns.events import ORDER_CREATED, RETURN_RECEIVED
 from retailhub.flows.returns.ledger import ORDERS_TABLE
 from retailhub.flows.returns.refund import RefundResult, ReturnSettings, ReturnToRefund
 from retailhub.flows.returns.status import RETURNS_TABLE
-from retailhub.flows.returns.wiring import register_return_to_refund, subscribe_return_to_refund
+from retailhub.flows.returns.wiring import (
+    RECEIVED,
+    register_return_to_refund,
+    subscribe_return_to_refund,
+)
 from retailhub.flows.sagas import SagaSteps, WorkflowRuntime, WorkflowSettings
 from retailhub.sandbox.runner import sandbox_status
 from retailhub.sandbox.seed import Estate, build_estate
@@ -304,7 +308,7 @@ async def run_returns_benchmark(
     workdir: Path,
     *,
     sales: int = 200,
-    concurrency: int = 32,
+    concurrency: int = 8,
     timeout_s: float = 600.0,
 ) -> dict[str, Any]:
     """Run `sales` return sagas against emulators at `urls`; the figures as a JSON-ready dict."""
@@ -362,13 +366,16 @@ async def run_returns_benchmark(
                 clock.totals.clear()
                 started = time.perf_counter()
                 cpu_started, loop_cpu_started = time.process_time(), time.thread_time()
-                await bus.publish(
+                *_, last = await bus.publish(
                     [to_event(back, RETURN_RECEIVED, f"/pos/{STORE}") for _, back in pairs]
                 )
 
                 async def settled() -> bool:
-                    # Counted in memory: polling the hub's database would queue on its lock.
-                    return len(latencies) >= sales
+                    # The handler waits for its saga, compensation and alert included, so the
+                    # subscription's cursor passes the last return when every saga has ended
+                    # (read on the bus's reader: polling the writer would queue on its lock).
+                    state = await bus.status(RECEIVED)
+                    return state.cursor >= last and not (state.retrying or state.dead)
 
                 await _wait(settled, timeout_s, "every saga to settle")
                 wall = time.perf_counter() - started
@@ -525,7 +532,7 @@ def _figures(
     }
 
 
-def measure_returns(*, sales: int = 200, concurrency: int = 32) -> dict[str, Any]:
+def measure_returns(*, sales: int = 200, concurrency: int = 8) -> dict[str, Any]:
     """Start the emulators in their own processes, run the benchmark, and stop them."""
     with tempfile.TemporaryDirectory(prefix="retailhub-bench-returns-") as folder:
         workdir = Path(folder)

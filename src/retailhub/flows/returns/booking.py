@@ -185,10 +185,11 @@ def _after_undo(
 ) -> SystemOutcome:
     """One system's outcome once its undo ran (or was not needed)."""
     if error is not None:
+        failed = f"{done.error}; " if not done.ok else ""
         return SystemOutcome(
             system,
             Outcome.ATTENTION,
-            detail=f"could not be undone: {type(error).__name__}: {error}",
+            detail=f"{failed}could not be undone: {type(error).__name__}: {error}",
         )
     if not done.ok:
         note = " (whatever it wrote was undone)" if tried else ""

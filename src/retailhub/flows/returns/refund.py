@@ -407,7 +407,11 @@ class ReturnToRefund:
             for s, (o, _) in outcomes.items()
             if o is Outcome.ATTENTION or (o is Outcome.DONE and s in (*BOOKED_SYSTEMS, "commerce"))
         )
-        failed = [f"{s}: {d}" for s, (o, d) in outcomes.items() if o is Outcome.FAILED]
+        failed = [
+            f"{s}: {d}"
+            for s, (o, d) in outcomes.items()
+            if o in (Outcome.FAILED, Outcome.ATTENTION)
+        ]
         reason = "; ".join(failed) or "a step failed"
         text = f"Refund of return {return_id} stopped: {reason}. " + (
             "Everything done was undone; the goods are not refunded."
