@@ -1,9 +1,11 @@
-"""The API's storage on PostgreSQL: clients, Idempotency-Key records and the webhook inbox."""
+"""The API's storage on PostgreSQL: clients, Idempotency-Key records and the webhook inbox, and
+their pruning."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,6 +14,7 @@ import pytest_asyncio
 
 from retailhub.api.app import create_app, prepare_api_storage
 from retailhub.api.services import ApiServices, HookSettings
+from retailhub.api.upkeep import prune_api_records
 from services import require_postgres
 
 from .conftest import issue_key
@@ -67,3 +70,7 @@ async def test_keys_idempotency_and_inbox_on_postgresql(
     assert (taken.status_code, copy.status_code) == (202, 200)
     ready = await api.get("/readyz")
     assert ready.json()["database"] == {"ok": True, "detail": None}
+    kept = await prune_api_records(services)
+    pruned = await prune_api_records(services, datetime.now(UTC) + timedelta(days=8))
+    assert (kept.idempotency, kept.inbox) == (0, 0)
+    assert (pruned.idempotency, pruned.inbox) == (1, 1)

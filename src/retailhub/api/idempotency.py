@@ -57,6 +57,9 @@ _NOT_STORED = {b"date", b"server", b"content-length"}
 async def create_idempotency_table(transaction: Transaction) -> None:
     """Create the table of remembered answers if it is missing (SQLite and PostgreSQL)."""
     await transaction.execute(DDL)
+    await transaction.execute(
+        f"CREATE INDEX IF NOT EXISTS api_idempotency_started ON {TABLE} (started_at)"
+    )
 
 
 def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:

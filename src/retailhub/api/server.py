@@ -1,8 +1,9 @@
 """Serving the hub: the API on uvicorn with its workers, inside an open hub.
 
 `hub_services` builds the API's services from a `bootstrap.Hub` (its bus, connectors and the
-webhook secrets the estate names); `serve_hub` subscribes the webhook workers, opens the
-checkout desk when the estate has a loyalty platform, and serves HTTP until `stop` is set.
+webhook secrets the estate names); `serve_hub` subscribes the webhook workers, prunes the
+API's records in the background (`api.upkeep`), opens the checkout desk when the estate has a
+loyalty platform, and serves HTTP until `stop` is set.
 Signals are the caller's to handle (the CLI sets `stop` on SIGINT/SIGTERM), so the hub is
 always closed in order after the last request.
 """
@@ -16,10 +17,11 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from retailhub.api.app import create_app
+from retailhub.api.app import create_app, prepare_api_storage
 from retailhub.api.checkout.routes import checkout_router
 from retailhub.api.hooks.intake import subscribe_webhook_intake
-from retailhub.api.services import ApiServices, HookSettings
+from retailhub.api.services import ApiLimits, ApiRetention, ApiServices, HookSettings
+from retailhub.api.upkeep import keep_api_records_pruned
 from retailhub.bootstrap import Hub
 from retailhub.estate import Estate, MissingSecret, Product, Secrets
 from retailhub.flows.checkout.upkeep import keep_checkout_settled
@@ -43,11 +45,20 @@ def webhook_secret(estate: Estate, secrets: Secrets, product: Product) -> str | 
     return None
 
 
-def hub_services(hub: Hub, secrets: Secrets, public_url: str | None = None) -> ApiServices:
-    """The API's services over an open hub."""
+def hub_services(
+    hub: Hub,
+    secrets: Secrets,
+    public_url: str | None = None,
+    *,
+    limits: ApiLimits | None = None,
+    retention: ApiRetention | None = None,
+) -> ApiServices:
+    """The API's services over an open hub (default limits and retention unless given)."""
     connectors = hub.connectors
     return ApiServices(
         bus=hub.bus,
+        limits=limits or ApiLimits(),
+        retention=retention or ApiRetention(),
         systems=connectors.all(),
         crm=connectors.crm,
         commerce=connectors.commerce,
@@ -75,14 +86,16 @@ async def serve_hub(
     stop: asyncio.Event,
     started: asyncio.Event | None = None,
 ) -> None:
-    """Run the webhook workers, checkout upkeep and the HTTP server until `stop` is set;
-    `started` is set once the port listens. OSError when the port cannot be bound."""
+    """Run the webhook workers, the pruning of the API's records, checkout upkeep and the HTTP
+    server until `stop` is set; `started` is set once the port listens. OSError when the port
+    cannot be bound."""
     hub.subscriptions += await subscribe_webhook_intake(hub.bus, crm=hub.connectors.crm)
-    upkeep: asyncio.Task[None] | None = None
+    await prepare_api_storage(services)
+    upkeep = [asyncio.create_task(keep_api_records_pruned(services), name="api-pruning")]
     if hub.connectors.loyalty is not None and services.checkout_router is None:
         desk = await open_checkout_desk(hub.bus, hub.connectors.loyalty)
         services.checkout_router = checkout_router(desk)
-        upkeep = asyncio.create_task(keep_checkout_settled(desk), name="checkout-upkeep")
+        upkeep.append(asyncio.create_task(keep_checkout_settled(desk), name="checkout-upkeep"))
     config = uvicorn.Config(
         create_app(services),
         host=host,
@@ -111,8 +124,8 @@ async def serve_hub(
         # uvicorn exits the process when it cannot bind; the hub must close in order instead.
         raise OSError(f"could not serve on {host}:{port}; is the port in use?") from None
     finally:
-        for task in [*watchers, *([upkeep] if upkeep else [])]:
+        for task in [*watchers, *upkeep]:
             task.cancel()
-        await asyncio.gather(*watchers, *([upkeep] if upkeep else []), return_exceptions=True)
+        await asyncio.gather(*watchers, *upkeep, return_exceptions=True)
     if not server.started:
         raise OSError(f"could not serve on {host}:{port}")

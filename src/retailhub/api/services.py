@@ -35,6 +35,25 @@ class ApiLimits:
 
 
 @dataclass(frozen=True)
+class ApiRetention:
+    """How long the API keeps webhook inbox rows, and how its records are pruned
+    (`api.upkeep`); stored Idempotency-Key answers go after `ApiLimits.idempotency_ttl_s`."""
+
+    inbox_retention_s: float = 7 * 24 * 3600.0
+    """Past any product's redelivery (Shopify retries for up to 48 hours, HubSpot 24)."""
+    batch: int = 1000
+    """Most rows deleted per table per pass, so a pass holds the write lock briefly."""
+    interval_s: float = 300.0
+    """Seconds between passes."""
+    catch_up_s: float = 1.0
+    """Seconds before the next pass while passes still find a full batch."""
+
+    def __post_init__(self) -> None:
+        if self.batch < 1 or min(self.inbox_retention_s, self.interval_s, self.catch_up_s) < 0:
+            raise ValueError("retention needs a batch of at least 1 and no negative durations")
+
+
+@dataclass(frozen=True)
 class HookSettings:
     """Secrets and windows of the inbound webhooks; a product without a secret has no hook."""
 
@@ -74,6 +93,7 @@ class ApiServices:
     """Customer sync's survivorship rules, to decide golden records as the flow does."""
     hooks: HookSettings = field(default_factory=HookSettings)
     limits: ApiLimits = field(default_factory=ApiLimits)
+    retention: ApiRetention = field(default_factory=ApiRetention)
     deprecations: Sequence[Deprecation] = ()
     checkout_router: APIRouter | None = None
     """The checkout experience API, when the hub offers it."""

@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 async def create_inbox_table(transaction: Transaction) -> None:
     """Create the inbox table if it is missing (idempotent, SQLite and PostgreSQL)."""
     await transaction.execute(DDL)
+    await transaction.execute(
+        f"CREATE INDEX IF NOT EXISTS hooks_inbox_received ON {TABLE} (received_at)"
+    )
 
 
 async def take_deliveries(
