@@ -44,6 +44,8 @@ async def test_same_key_other_body_is_422(api: httpx.AsyncClient, till: dict[str
     assert other.status_code == 422
     assert other.headers["content-type"] == "application/problem+json"
     assert other.json()["type"] == "urn:retailhub:problem:idempotency-key-reused"
+    assert other.json()["instance"] == "/v1/probe/baskets"
+    assert [e["path"] for e in other.json()["errors"]] == ["header.idempotency-key"]
 
 
 async def test_keys_belong_to_their_client(

@@ -124,13 +124,13 @@ class IdempotencyKeys:
             await error_response(error, scope["path"])(scope, receive, send)
             return
         print_ = fingerprint(scope["method"], scope["path"], scope.get("query_string", b""), body)
-        answer = await self._claim(client.client_id, key, print_)
+        answer = await self._claim(client.client_id, key, print_, scope["path"])
         if answer is not None:
             await answer(scope, receive, send)
             return
         await self._run(scope, messages, send, client.client_id, key)
 
-    async def _claim(self, client_id: str, key: str, print_: str) -> ASGIApp | None:
+    async def _claim(self, client_id: str, key: str, print_: str, path: str) -> ASGIApp | None:
         """Take the key for this request (None), or the answer to give instead."""
         now = self.clock()
         async with self.services.bus.transaction() as t:
@@ -145,7 +145,7 @@ class IdempotencyKeys:
                 expired = now - started_at > self.services.limits.idempotency_ttl_s
                 abandoned = status is None and now - started_at > STALE_AFTER_S
                 if not (expired or abandoned):
-                    return _answer_to_repeat(stored_print == print_, status, headers, body)
+                    return _answer_to_repeat(stored_print == print_, status, headers, body, path)
                 await _forget(t, client_id, key)
             marks = ", ".join(placeholders(t, 4))
             taken = await t.fetch_all(
@@ -155,7 +155,7 @@ class IdempotencyKeys:
                 (client_id, key, print_, now),
             )
         # Another process took the key between our read and write: it is running.
-        return None if taken else _answer_to_repeat(True, None, None, None)
+        return None if taken else _answer_to_repeat(True, None, None, None, path)
 
     async def _run(
         self, scope: Scope, messages: list[Message], send: Send, client_id: str, key: str
@@ -231,7 +231,7 @@ def _key_refusal(key: str | None) -> str | None:
 
 
 def _answer_to_repeat(
-    same_request: bool, status: int | None, headers: str | None, body: str | None
+    same_request: bool, status: int | None, headers: str | None, body: str | None, path: str
 ) -> ASGIApp:
     if not same_request:
         return problem_response(
@@ -239,6 +239,7 @@ def _answer_to_repeat(
             detail=f"this {HEADER} was used with another request; use a new key",
             slug="idempotency-key-reused",
             title="Idempotency-Key reused",
+            instance=path,
             faults=[Fault(KEY_PATH, "was used before with another method, path or body")],
         )
     if status is None:
@@ -246,6 +247,7 @@ def _answer_to_repeat(
             409,
             detail=f"the first request with this {HEADER} is still running; retry shortly",
             slug="idempotency-key-in-progress",
+            instance=path,
             headers={"Retry-After": "1"},
         )
     return _StoredAnswer(status, orjson.loads(headers or "[]"), base64.b64decode(body or ""))

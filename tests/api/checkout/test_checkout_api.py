@@ -298,3 +298,29 @@ async def test_a_till_captures_and_releases_with_empty_posts(
     account = await world.loyalty.find_member(member_id=member.account.member_id)
     assert account is not None
     assert account.points_balance == member.points_balance - 200
+
+
+async def test_checkout_refusals_name_the_place_at_fault(
+    api: httpx.AsyncClient, services: ApiServices
+) -> None:
+    till = await issue_key(services, "till", "pos")
+    long_id = await api.get(f"{REDEMPTIONS}/{'r' * 101}", headers=till)
+    bad_reservation = await api.post(
+        REDEMPTIONS,
+        json={"member": {"card": "2612000000017"}, "points": "many", "sale_id": ""},
+        headers=keyed(till, "r-9"),
+    )
+    empty_quote = await api.post(QUOTE, headers=keyed(till, "q-9"))
+    keyless = await api.post(
+        REDEMPTIONS, json={"member": {"card": "1"}, "points": 1, "sale_id": "S"}, headers=till
+    )
+
+    for answer, status, paths in (
+        (long_id, 422, ["path.redemption_id"]),
+        (bad_reservation, 422, ["$.points", "$.sale_id"]),
+        (empty_quote, 422, ["$"]),
+        (keyless, 400, ["header.idempotency-key"]),
+    ):
+        assert answer.status_code == status, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert sorted(e["path"] for e in answer.json()["errors"]) == paths
