@@ -93,7 +93,7 @@ async def serve_hub(
     await prepare_api_storage(services)
     upkeep = [asyncio.create_task(keep_api_records_pruned(services), name="api-pruning")]
     if hub.connectors.loyalty is not None and services.checkout_router is None:
-        desk = await open_checkout_desk(hub.bus, hub.connectors.loyalty)
+        desk = await open_checkout_desk(hub.bus, hub.connectors.loyalty, hub.checkout_policy)
         services.checkout_router = checkout_router(desk)
         upkeep.append(asyncio.create_task(keep_checkout_settled(desk), name="checkout-upkeep"))
     config = uvicorn.Config(
