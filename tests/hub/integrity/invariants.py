@@ -312,10 +312,13 @@ async def systems_hold_golden_records(
 
 async def promotions_whole(world: World, sent: Sent) -> list[str]:
     """Each promotion's versions all ended; the live one is what its systems hold; without a
-    live version the promotion is live nowhere."""
+    live version the promotion is live nowhere, unless an alert asks an operator to take it
+    out of a system the saga could not withdraw it from."""
     found = []
     connectors = world.hub.connectors
     assert connectors.pos is not None
+    async with world.hub.bus.transaction() as transaction:
+        alerts = [a.alert.key for a in await open_alerts(transaction, "promotion_publishing")]
     for promotion_id, latest in sent.promotions.items():
         async with world.hub.bus.transaction() as transaction:
             view = await promotion_status(transaction, promotion_id)
@@ -339,7 +342,7 @@ async def promotions_whole(world: World, sent: Sent) -> list[str]:
                         f"{promotion_id}: {target} holds"
                         f" {copy.version if copy else None}, live is v{live.version}"
                     )
-            elif on and copy is not None:
+            elif on and copy is not None and not any(promotion_id in key for key in alerts):
                 found.append(f"{promotion_id}: {target} still runs v{copy.version}, live: {live}")
     return found
 
