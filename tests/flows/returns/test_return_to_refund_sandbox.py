@@ -9,17 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from retailhub.flows.alerts import open_alerts
+from retailhub.bus.sqlite import SqliteBus
+from retailhub.flows.alerts import BusAlertSink, open_alerts
 from retailhub.flows.returns import (
     Outcome,
     ReturnRefused,
     ReturnState,
     ReturnStatusView,
     initiate_return,
+    register_return_to_refund,
+    subscribe_return_to_refund,
 )
 from retailhub.flows.returns.benchmark import run_returns_benchmark
+from retailhub.flows.returns.ledger import keep_order
+from retailhub.flows.sagas import WorkflowRuntime, WorkflowSettings, start_saga
 
 from .helpers import (
+    FAST_CALLS,
+    FAST_RETRY,
     SHOP_SOURCE,
     STORE,
     Hub,
@@ -263,3 +270,60 @@ async def test_the_returns_benchmark_measures_sagas_against_the_emulators(
     assert set(figures["split_ms"]["http"]) == {"odoo", "openloyalty", "hubspot"}
     assert figures["requests_per_saga"]["odoo"] > 0
     assert figures["requests_per_saga"]["shopify"] == 0
+
+
+async def test_a_refund_cut_off_by_a_restart_resumes_and_books_once(
+    world: World, tmp_path: Path
+) -> None:
+    connectors = world.connectors
+    loyalty, crm = connectors.loyalty, connectors.crm
+    assert loyalty is not None
+    assert crm is not None
+    member = world.members()[6]
+    bonus = world.bonus_skus()[4]
+    sale = store_sale(world, "POS-AMS01-T7-SALE", member, [(bonus, 1)])
+    earned = await loyalty.register_sale(sale, sale.order_id)
+    goods = store_return(world, "POS-AMS01-T7-RET", sale, [("1", 1)])
+    before = await on_hand(world, STORE, {bonus})
+    settings = WorkflowSettings.embedded(tmp_path / "home", notification_poll_interval=0.02)
+    async with SqliteBus(tmp_path / "hub.sqlite", poll_interval=0.02) as bus:
+        flow = register_return_to_refund(
+            bus,
+            erp=connectors.erps["odoo"],
+            loyalty=loyalty,
+            crm=crm,
+            commerce=connectors.commerce,
+            alerts=BusAlertSink(bus),
+            settings=FAST_CALLS,
+        )
+        runtime = WorkflowRuntime(settings)
+        await runtime.launch()
+        await subscribe_return_to_refund(bus, runtime, flow, retry=FAST_RETRY)
+        async with bus.transaction() as transaction:
+            await keep_order(transaction, sale)
+        # The loyalty platform answers slowly: the booking is in flight when the hub stops.
+        await set_faults(world, "openloyalty", {"latency_ms": 1500})
+        try:
+            await start_saga(runtime, flow.saga(), goods.return_id, goods.model_dump(mode="json"))
+            await wait_for(
+                bus, [goods.return_id], lambda s: s.state is ReturnState.RECEIVED, timeout_s=10
+            )
+            await runtime.shutdown(grace=0)
+        finally:
+            await set_faults(world, "openloyalty", None)
+        cut_off = await status_of(bus, goods.return_id)
+        assert cut_off is not None
+        assert cut_off.state is ReturnState.RECEIVED
+        async with WorkflowRuntime(settings):
+            status = (await wait_for(bus, [goods.return_id], settled(ReturnState.REFUNDED)))[
+                goods.return_id
+            ]
+    erp = connectors.erps["odoo"]
+    notes = [p for p in await erp.postings(goods.created_at.date()) if goods.return_id in p.key]
+    assert [p.key for p in notes] == [f"return_to_refund:{goods.return_id}:erp"]
+    assert status.systems["erp"].reference == notes[0].external_id
+    assert (await on_hand(world, STORE, {bonus}))[bonus] == before[bonus] + 1
+    reversed_rows = [
+        r for r in await loyalty.ledger(earned.member_id) if r.return_id == goods.return_id
+    ]
+    assert -sum(r.points for r in reversed_rows) == earned.points
