@@ -71,9 +71,9 @@ from retailhub.sandbox.seed import Estate, build_estate
 
 SYSTEMS = ("odoo", "openloyalty", "hubspot")
 STORE = "AMS01"
-STEP_METHODS = ("claim", "refund_on_platform", "close")
-"""Timed parts of the steps: the claim, the booking, the platform refund, the close."""
-BOOKING_METHODS = ("book",)
+TIMED_PARTS = ("receiving.claim", "booking.book", "refund_on_platform", "close")
+"""The parts of the saga's steps that are timed: the claim, the booking, the platform refund
+and the close (each with its calls and hub writes)."""
 SETUP_CALLS = CallPolicy(attempts=5, first_wait_s=0.5, max_wait_s=4.0)
 _ESTATE_FILE = Path(retailhub.__file__).parent / "estates" / "sandbox.toml"
 _PORTS = {"shopify": 8701, "odoo": 8702, "hubspot": 8703, "openloyalty": 8704, "poslog": 8705}
@@ -456,11 +456,13 @@ async def _served(urls: dict[str, str]) -> dict[str, int]:
 
 
 def _time_steps(flow: ReturnToRefund, clock: Clock) -> None:
-    """Time each saga step's own code (its calls and hub writes included)."""
-    for name in STEP_METHODS:
-        setattr(flow, name, clock.wrap(f"step.{name}", getattr(flow, name)))
-    for name in BOOKING_METHODS:
-        setattr(flow.booking, name, clock.wrap(f"step.{name}", getattr(flow.booking, name)))
+    """Time each part of the saga's steps (its calls and hub writes included)."""
+    for path in TIMED_PARTS:
+        owner: Any = flow
+        *parents, name = path.split(".")
+        for parent in parents:
+            owner = getattr(owner, parent)
+        setattr(owner, name, clock.wrap(f"step.{name}", getattr(owner, name)))
 
 
 def _time_sagas(flow: ReturnToRefund) -> list[float]:

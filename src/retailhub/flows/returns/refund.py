@@ -31,8 +31,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
-
 from retailhub.bus.port import EventBus
 from retailhub.canonical.order import Order
 from retailhub.canonical.returns import Return
@@ -41,9 +39,6 @@ from retailhub.flows.alerts import Alert, BusAlertSink, record_alert
 from retailhub.flows.returns.booking import BOOKED_SYSTEMS, Booked, Booking, UndoFailed
 from retailhub.flows.returns.calls import Attempted, CallPolicy, attempt
 from retailhub.flows.returns.claims import (
-    ClaimDecision,
-    claim_received,
-    order_and_claims,
     points_statement,
     record_points_recredited,
     release_claim,
@@ -55,16 +50,15 @@ from retailhub.flows.returns.decisions import (
     refunded_by_platform,
     restock_lines,
     sold_on_platform,
-    with_refund_tenders,
 )
 from retailhub.flows.returns.events import refunded_event
-from retailhub.flows.returns.ledger import keep_order, sold_order
-from retailhub.flows.returns.sql import Statement, execute_all
+from retailhub.flows.returns.outcomes import refund_outcomes
+from retailhub.flows.returns.receiving import Claimed, Receiving
+from retailhub.flows.returns.sql import execute_all
 from retailhub.flows.returns.status import (
     Outcome,
     ReturnState,
     SystemOutcome,
-    case_of,
     record_return,
     record_system,
     record_systems,
@@ -96,27 +90,6 @@ class ReturnSettings:
 
 
 @dataclass(frozen=True)
-class Claimed:
-    """What the claim step decided, with what later steps need (picklable, checkpointed)."""
-
-    accepted: bool
-    reason: str
-    request_id: str | None
-    case_id: str | None
-    document: dict[str, Any]
-    order: dict[str, Any] | None
-
-    @property
-    def case_key(self) -> str:
-        """The CRM case's idempotency key: the online request's id, else the return's."""
-        return f"return:{self.request_id or Return.model_validate(self.document).return_id}"
-
-    def sold(self) -> Order | None:
-        """The original order, when the hub knows it."""
-        return Order.model_validate(self.order) if self.order else None
-
-
-@dataclass(frozen=True)
 class Taken:
     """The first step's result: the claim, and the booking (None when the claim was refused)."""
 
@@ -135,10 +108,6 @@ class RefundResult:
     points: int = 0
     platform_refund: str | None = None
     case_id: str | None = None
-
-
-class OrderNotKnown(Exception):
-    """The return names an order the hub has not seen yet."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +133,12 @@ class ReturnToRefund:
         self.bus, self.ports, self.alerts = bus, ports, alerts
         self.settings = settings or ReturnSettings()
         self.booking = Booking(ports.erp, ports.loyalty, ports.crm, self.settings.calls)
+        self.receiving = Receiving(
+            bus,
+            ports.commerce,
+            order_wait_s=self.settings.order_wait_s,
+            order_poll_s=self.settings.order_poll_s,
+        )
 
     def saga(self) -> Saga[dict[str, Any], RefundResult]:
         """The saga to register (before the runtime launches) and start per return id."""
@@ -192,7 +167,7 @@ class ReturnToRefund:
 
     async def claim_and_book(self, received: Return, key: Callable[[str], str]) -> Taken:
         """Claim the quantities; then book the return in every system, or note the refusal."""
-        claimed = await self.claim(received)
+        claimed = await self.receiving.claim(received)
         if not claimed.accepted:
             await self.note_refusal(received, claimed)
             return Taken(claimed, None)
@@ -236,101 +211,6 @@ class ReturnToRefund:
             and sold_on_platform(order, commerce.name)
             and not refunded_by_platform(document, commerce.name)
         )
-
-    # Claim.
-
-    async def claim(self, received: Return) -> Claimed:
-        """Check and claim the returned quantities in one transaction with the order's row.
-
-        An order the ledger does not keep yet is looked for on the platform and waited for
-        (outside the transaction), then the claim runs in a second one.
-        """
-        found = await self._claim(received, None)
-        if found is not None:
-            return found
-        order = await self._order(received.original_order_id)
-        claimed = await self._claim(received, order)
-        assert claimed is not None
-        return claimed
-
-    async def _claim(self, received: Return, fetched: Order | None) -> Claimed | None:
-        """The claim, or None when the ledger lacks the order and nothing was fetched yet."""
-        order_id = received.original_order_id
-        async with self.bus.transaction() as transaction:
-            if fetched is not None:
-                await keep_order(transaction, fetched, replace=False)
-            order, claims = (
-                await order_and_claims(transaction, order_id) if order_id else (None, [])
-            )
-            if order is None and order_id and fetched is None:
-                return None
-            writes: list[Statement] = []
-            decision = (
-                ClaimDecision(False, (), None)
-                if order is None and order_id
-                else await claim_received(transaction, order, received, claims, writes)
-            )
-            reason = decision.reason or (
-                "" if decision.accepted else f"order {order_id} is not known"
-            )
-            document = (
-                with_refund_tenders(received, order, decision.points_recredited_before)
-                if decision.accepted
-                else received
-            )
-            case_id = (
-                await case_of(transaction, decision.request_id) if decision.request_id else None
-            )
-            writes.append(
-                return_statement(
-                    transaction,
-                    received.return_id,
-                    ReturnState.RECEIVED if decision.accepted else ReturnState.REFUSED,
-                    order_id=order_id,
-                    request_id=decision.request_id,
-                    case_id=case_id,
-                    reason=reason or None,
-                )
-            )
-            if not decision.accepted:
-                guard = SystemOutcome("guard", Outcome.FAILED, detail=reason)
-                writes.append(systems_statement(transaction, received.return_id, [guard]))
-            await execute_all(transaction, writes)
-        return Claimed(
-            decision.accepted,
-            reason,
-            decision.request_id,
-            case_id,
-            document.model_dump(mode="json"),
-            order.model_dump(mode="json") if order is not None else None,
-        )
-
-    async def _order(self, order_id: str | None) -> Order | None:
-        """The order from the ledger, else the platform; waits a while for one not seen yet."""
-        if order_id is None:
-            return None
-        retrying = AsyncRetrying(
-            stop=stop_after_delay(self.settings.order_wait_s),
-            wait=wait_fixed(self.settings.order_poll_s),
-            retry=retry_if_exception_type(OrderNotKnown),
-            reraise=True,
-        )
-        try:
-            async for tried in retrying:
-                with tried:
-                    return await self._known_order(order_id)
-        except OrderNotKnown:
-            return None
-        return None
-
-    async def _known_order(self, order_id: str) -> Order:
-        async with self.bus.transaction() as transaction:
-            order = await sold_order(transaction, order_id)
-        if order is None and self.ports.commerce is not None:
-            order = await self.ports.commerce.get_order(order_id)
-        if order is None:
-            raise OrderNotKnown(order_id)
-        return order
 
     # Refusal.
 
@@ -478,11 +358,7 @@ class ReturnToRefund:
             lambda: self._note_on_case(document, claimed, case_id, text, status="closed")
         )
         async with self.bus.transaction() as transaction:
-            outcomes = [
-                _guard_outcome(claimed),
-                *_booked_outcomes(document, booked, refund),
-                _crm_outcome(closed),
-            ]
+            outcomes = refund_outcomes(document, claimed, booked, refund, closed)
             writes = [
                 systems_statement(transaction, document.return_id, outcomes),
                 return_statement(
@@ -526,53 +402,3 @@ class ReturnToRefund:
             platform_refund=refund.value,
             case_id=closed.value,
         )
-
-
-def _booked_outcomes(
-    document: Return, booked: Booked, refund: Attempted[str]
-) -> list[SystemOutcome]:
-    """The outcome in the ERP, loyalty, stock and commerce of a refund that went through."""
-    points = booked.points.value
-    reversed_ = -sum(r.points for r in points.transactions if r.points < 0) if points else 0
-    restocked = booked.stock.value or ()
-    where = ", ".join(sorted({line.location for line in restocked}))
-    return [
-        SystemOutcome(
-            "erp", Outcome.DONE, booked.credit.value, detail=f"credit note {document.refund_total}"
-        ),
-        SystemOutcome(
-            "loyalty",
-            Outcome.DONE if points and points.member_id else Outcome.SKIPPED,
-            points.member_id if points and points.member_id else None,
-            points.points if points else None,
-            f"{reversed_} points reversed, {document.points_refunded()} re-credited"
-            if points and points.member_id
-            else "no loyalty member on the sale",
-        ),
-        SystemOutcome(
-            "stock",
-            Outcome.DONE if restocked else Outcome.SKIPPED,
-            detail=f"restocked at {where}" if restocked else "nothing goes back on the shelf",
-        ),
-        SystemOutcome(
-            "commerce",
-            Outcome.DONE if refund.value else Outcome.SKIPPED,
-            refund.value,
-            detail=f"refunded {platform_refund(document).refund_total}"
-            if refund.value
-            else "not owed by the platform",
-        ),
-    ]
-
-
-def _guard_outcome(claimed: Claimed) -> SystemOutcome:
-    return SystemOutcome("guard", Outcome.DONE, claimed.request_id, detail="quantities claimed")
-
-
-def _crm_outcome(closed: Attempted[str]) -> SystemOutcome:
-    return SystemOutcome(
-        "crm",
-        Outcome.DONE if closed.ok else Outcome.FAILED,
-        closed.value,
-        detail="case closed" if closed.ok else closed.error,
-    )
