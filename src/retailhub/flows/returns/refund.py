@@ -202,7 +202,7 @@ class ReturnToRefund:
         try:
             await self.unbook(document, taken.booked, key)
         finally:
-            await self.release(taken.claimed)
+            await self.release(taken.claimed, taken.booked.case.value)
 
     def _platform_owes(self, document: Return, order: Order | None) -> bool:
         commerce = self.ports.commerce
@@ -274,8 +274,9 @@ class ReturnToRefund:
             if any(o.system == "loyalty" and o.outcome is Outcome.REVERSED for o in outcomes):
                 await record_points_recredited(transaction, return_id, 0)
 
-    async def release(self, claimed: Claimed) -> None:
-        """Undone last: release the claim unless something stands, note the case, record it."""
+    async def release(self, claimed: Claimed, case_id: str | None) -> None:
+        """Undone last: release the claim unless something stands, note the case (the one the
+        booking opened, when it did), record it."""
         if not claimed.accepted:
             return
         document = Return.model_validate(claimed.document)
@@ -298,8 +299,9 @@ class ReturnToRefund:
             if not standing
             else f"Still standing, for an operator: {', '.join(standing)}."
         )
+        case = case_id or claimed.case_id
         noted = await self._call(
-            lambda: self._note_on_case(document, claimed, claimed.case_id, text, status="open")
+            lambda: self._note_on_case(document, claimed, case, text, status="open")
         )
         async with self.bus.transaction() as transaction:
             if not standing:
