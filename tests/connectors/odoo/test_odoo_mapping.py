@@ -16,6 +16,7 @@ from retailhub.canonical.money import Money
 from retailhub.canonical.order import OrderStatus
 from retailhub.canonical.product import ProductStatus, UnitOfMeasure
 from retailhub.connectors.errors import MappingError
+from retailhub.connectors.odoo.fields import OdooRecord
 from retailhub.connectors.odoo.mapping import (
     Products,
     credit_note_posting,
@@ -315,3 +316,18 @@ def test_postings_read_back_from_sale_orders_and_credit_notes() -> None:
     with pytest.raises(MappingError) as refused:
         sale_order_posting({**order, "date_order": "20/11/2026"}, {}, AMSTERDAM)
     assert refused.value.path == "$.date_order"
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["2026-11-27T21:00:05", "2026-11-27 21:00", "27/11/2026 21:00:05", "2026-13-27 21:00:05", ""],
+)
+def test_a_datetime_not_in_odoos_format_is_refused_with_its_field(written: str) -> None:
+    record = OdooRecord("stock.quant", {"id": 7, "write_date": written})
+    with pytest.raises(MappingError, match="write_date"):
+        record.moment("write_date")
+
+
+def test_an_odoo_datetime_is_read_as_utc() -> None:
+    record = OdooRecord("stock.quant", {"id": 7, "write_date": "2026-11-27 21:00:05"})
+    assert record.moment("write_date") == datetime(2026, 11, 27, 21, 0, 5, tzinfo=UTC)

@@ -147,8 +147,13 @@ class OdooRecord:
         value = self.text(field)
         if value is None:
             raise self.fail(field, "is not set")
+        text = value[:19]
+        # fromisoformat is about ten times cheaper than strptime (stock reads parse thousands);
+        # the shape check keeps it as strict as the format Odoo writes.
+        if len(text) != 19 or text[10] != " ":
+            raise self.fail(field, f"{value!r} is not an Odoo datetime")
         try:
-            return datetime.strptime(value[:19], DATETIME_FORMAT).replace(tzinfo=UTC)
+            return datetime.fromisoformat(text).replace(tzinfo=UTC)
         except ValueError:
             raise self.fail(field, f"{value!r} is not an Odoo datetime") from None
 
