@@ -26,6 +26,7 @@ async def test_a_small_run_settles_every_order_and_splits_the_cpu(tmp_path: Path
     assert figures["hub_cpu_share"] + figures["emulators_cpu_share"] == pytest.approx(1, abs=0.01)
     assert result.erp_moves_stock, "the ERP emulator delivers, so the hub moves no stock"
     assert set(result.calls_per_order) == {"hubspot", "odoo", "openloyalty"}
+    assert {"hubspot", "odoo", "openloyalty"} <= set(result.emulator_cpu_ms_per_order)
 
 
 def bench_app() -> typer.Typer:

@@ -95,4 +95,6 @@ def _table(figures: dict[str, Any]) -> Table:
     calls = figures.get("calls_per_order") or {}
     for system, count in calls.items():
         table.add_row(f"{system} calls per order", str(count))
+    for system, used in (figures.get("emulator_cpu_ms_per_order") or {}).items():
+        table.add_row(f"{system} emulator CPU ms per order", str(used))
     return table

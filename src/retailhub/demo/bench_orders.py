@@ -50,6 +50,7 @@ class OrdersBenchmark:
     emulators_cpu_s: float
     erp_moves_stock: bool
     calls_per_order: dict[str, float] = field(default_factory=dict)
+    emulator_cpu_ms_per_order: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as JSON-ready values, shares and CPU per order included."""
@@ -114,6 +115,7 @@ async def measure_orders(
     ):
         served = await _requests_served(sandbox)
         hub_cpu, emulators_cpu = _cpu_seconds(), sandbox.cpu_seconds()
+        by_system = sandbox.cpu_by_system()
         loop_cpu = time.thread_time()
         if profiler is not None:
             profiler.enable()
@@ -134,6 +136,10 @@ async def measure_orders(
         hub_cpu, emulators_cpu = _cpu_seconds() - hub_cpu, sandbox.cpu_seconds() - emulators_cpu
         loop_cpu = time.thread_time() - loop_cpu
         after = await _requests_served(sandbox)
+        by_system = {
+            system: used - by_system.get(system, 0.0)
+            for system, used in sandbox.cpu_by_system().items()
+        }
     latencies = sorted(
         (settled_at - published[order_id]) * 1000 for order_id, settled_at in done.items()
     )
@@ -156,6 +162,11 @@ async def measure_orders(
             system: round((after[system] - served[system]) / per_order, 2)
             for system in sorted(after)
             if after[system] > served[system]
+        },
+        emulator_cpu_ms_per_order={
+            system: round(used * 1000 / per_order, 2)
+            for system, used in sorted(by_system.items())
+            if used > 0
         },
     )
 

@@ -61,15 +61,19 @@ class RunningSandbox:
 
     def cpu_seconds(self) -> float:
         """CPU time the emulator processes have used so far (user + system), from /proc."""
+        return sum(self.cpu_by_system().values())
+
+    def cpu_by_system(self) -> dict[str, float]:
+        """CPU time each emulator process has used so far (user + system), from /proc."""
         ticks = os.sysconf("SC_CLK_TCK")
-        total = 0.0
-        for process in self.processes.values():
+        used: dict[str, float] = {}
+        for system, process in self.processes.items():
             try:
                 fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            total += (int(fields[11]) + int(fields[12])) / ticks
-        return total
+            used[system] = (int(fields[11]) + int(fields[12])) / ticks
+        return used
 
 
 def free_ports(count: int) -> list[int]:
