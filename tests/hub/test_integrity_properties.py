@@ -26,7 +26,13 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, Phase, given, settings
-from integrity.documents import goods_back, order_event, received_event, till_sale
+from integrity.documents import (
+    external_id,
+    goods_back,
+    order_event,
+    received_event,
+    till_sale,
+)
 from integrity.driver import Catalogue, Driver
 from integrity.invariants import (
     Evidence,
@@ -42,12 +48,13 @@ from integrity.invariants import (
     shopper_members,
     systems_hold_golden_records,
 )
-from integrity.plans import SHOPPERS, Step, plans
+from integrity.plans import PROFILE_SYSTEMS, SHOPPERS, Step, plans
 from integrity.settle import dead_letters, drain, settle
 from integrity.world import World, running_world
 
 from retailhub.canonical.loyalty import LoyaltyTransactionType
-from retailhub.flows.customers import customer_audit
+from retailhub.flows.customers import customer_audit, golden_record_by_system_id
+from retailhub.flows.customers.audit import AuditKind
 from retailhub.flows.returns import ReturnState, return_status
 from retailhub.sandbox.seed import EstateCustomer
 
@@ -56,6 +63,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 SETTLE_S = 60.0
 REPORT_ROUNDS = 4
 SLOTS = itertools.count(1)
+CHANGING = (AuditKind.FIELD_CHANGED, AuditKind.PROPAGATED, AuditKind.CONFLICT_OPENED)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -72,25 +80,31 @@ def fresh_shoppers(world: World, slot: int) -> list[EstateCustomer]:
     return shoppers
 
 
-async def trail_length(world: World, shoppers: list[EstateCustomer]) -> int:
-    """How many audit records the shoppers' golden records have: a round of reports that adds
-    none was all echo."""
-    count = 0
+async def changes_recorded(world: World, shoppers: list[EstateCustomer]) -> int:
+    """How many changes (fields changed or sent, conflicts opened) the audit trails of the
+    golden records the shoppers' systems are linked to hold: a round of reports that adds none
+    was all echo."""
     async with world.hub.bus.transaction() as transaction:
+        golden_ids = set()
         for shopper in shoppers:
-            golden_id = shopper.golden.customer_id
-            count += len(await customer_audit(transaction, golden_id))
-    return count
+            for system in PROFILE_SYSTEMS:
+                linked = await golden_record_by_system_id(
+                    transaction, system, external_id(shopper, system)
+                )
+                if linked is not None:
+                    golden_ids.add(linked.golden.customer.customer_id)
+        trails = [await customer_audit(transaction, g) for g in sorted(golden_ids)]
+    return sum(1 for trail in trails for record in trail if record.kind in CHANGING)
 
 
 async def reports_until_echo(world: World, driver: Driver) -> None:
     """Every write of the hub fires the system's webhook: each system reports what it holds,
     round after round (bounded), until a round changes nothing."""
     for _ in range(REPORT_ROUNDS):
-        before = await trail_length(world, driver.shoppers)
+        before = await changes_recorded(world, driver.shoppers)
         await driver.report_all()
         await settle(world.hub.bus, SETTLE_S)
-        if await trail_length(world, driver.shoppers) == before:
+        if await changes_recorded(world, driver.shoppers) == before:
             return
     raise AssertionError(f"reports still changed golden records after {REPORT_ROUNDS} rounds")
 

@@ -7,8 +7,8 @@ failing example names every breach at once.
   compensated has neither. No line is refunded beyond what was bought.
 - Each member's loyalty ledger sums to their balance.
 - No order is posted twice: one ERP sale order per order, and no key twice in the ERP.
-- Every shopper's CRM contact, Shopify customer and loyalty member hold the golden record,
-  except fields under an open conflict.
+- Every shopper's CRM contact, Shopify customer and loyalty member hold the golden record
+  each is linked to, except fields under an open conflict.
 - No promotion is half published: each version's saga ended, the live version is what every
   one of its systems holds, and a promotion with no live version is live nowhere.
 """
@@ -283,23 +283,25 @@ async def shopper_members(world: World, shoppers: Iterable[EstateCustomer]) -> l
 async def systems_hold_golden_records(
     world: World, shoppers: Iterable[EstateCustomer]
 ) -> list[str]:
-    """Every shopper's CRM contact, Shopify customer and loyalty member hold the golden
-    record, as each can hold it, except fields an open conflict holds back."""
+    """Every shopper's CRM contact, Shopify customer and loyalty member hold the golden record
+    it is linked to, as each system can hold it, except fields an open conflict holds back.
+
+    Each system is compared with its own link: a person whose systems share no decisive key
+    (another email in the CRM and no card there) is two golden customers, and rightly so."""
     found = []
     for shopper in shoppers:
-        member_id = external_id(shopper, "openloyalty")
-        async with world.hub.bus.transaction() as transaction:
-            view = await golden_record_by_system_id(transaction, "openloyalty", member_id)
-        if view is None:
-            found.append(f"{shopper.golden.customer_id}: no golden record")
-            continue
-        golden = view.golden
-        ours = profile_fields(golden.customer)
-        blocked = golden.conflicted_fields()
         for system in PROFILE_SYSTEMS:
-            theirs = profile_fields(await read_profile(world, system, external_id(shopper, system)))
+            system_id = external_id(shopper, system)
+            async with world.hub.bus.transaction() as transaction:
+                view = await golden_record_by_system_id(transaction, system, system_id)
+            if view is None:
+                found.append(f"{system} {system_id}: linked to no golden record")
+                continue
+            golden = view.golden
+            ours = profile_fields(golden.customer)
+            theirs = profile_fields(await read_profile(world, system, system_id))
             keeps = RULES.survivorship.system(system)
-            for name in sorted(keeps.fields - blocked):
+            for name in sorted(keeps.fields - golden.conflicted_fields()):
                 expected = keeps.project(name, ours[name])
                 held = keeps.project(name, theirs[name])
                 if not is_empty(expected) and not same_value(expected, held):
