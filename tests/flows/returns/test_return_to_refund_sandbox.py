@@ -219,6 +219,7 @@ async def test_a_platform_refund_failing_for_good_undoes_everything(world: World
         alerts = await open_alerts(transaction, "return_to_refund")
     assert [a.alert.key for a in alerts] == [f"return_to_refund:{goods.return_id}"]
     assert "commerce_refund" in alerts[0].alert.summary
+    assert "the platform may hold a refund" in alerts[0].alert.summary
     assert not await hub.bus.tail(types=["retail.return.refunded.v1"])
 
     # The claim was released: the same goods can be returned again and refunded.

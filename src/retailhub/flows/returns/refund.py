@@ -330,15 +330,17 @@ class ReturnToRefund:
         assert commerce is not None
         owed = platform_refund(document)
         refunded = await self._call(lambda: commerce.refund_return(owed, key))
-        if not refunded.ok:
-            async with self.bus.transaction() as transaction:
-                await record_system(
-                    transaction,
-                    document.return_id,
-                    "commerce",
-                    Outcome.FAILED,
-                    detail=refunded.error,
-                )
+        if refunded.ok:
+            return refunded
+        if not refunded.refused:
+            # A timeout or a 5xx may have reached the platform: say where to look.
+            refunded = Attempted(
+                error=f"{refunded.error} (the platform may hold a refund under {key}: check it)"
+            )
+        async with self.bus.transaction() as transaction:
+            await record_system(
+                transaction, document.return_id, "commerce", Outcome.FAILED, detail=refunded.error
+            )
         return refunded
 
     # Close.
