@@ -328,3 +328,30 @@ async def test_a_refund_cut_off_by_a_restart_resumes_and_books_once(
         r for r in await loyalty.ledger(earned.member_id) if r.return_id == goods.return_id
     ]
     assert -sum(r.points for r in reversed_rows) == earned.points
+
+
+async def test_a_crm_outage_does_not_undo_a_refund_but_raises_an_alert(
+    world: World, hub: Hub
+) -> None:
+    member = world.members()[7]
+    plain = world.plain_skus()[7]
+    sale = store_sale(world, "POS-AMS01-T8-SALE", member, [(plain, 1)])
+    goods = store_return(world, "POS-AMS01-T8-RET", sale, [("1", 1)])
+    await set_faults(world, "hubspot", {"error_rate": 1.0})
+    try:
+        await hub.bus.publish([order_event(sale), received_event(goods)])
+        status = (await wait_for(hub.bus, [goods.return_id], settled(ReturnState.REFUNDED)))[
+            goods.return_id
+        ]
+    finally:
+        await set_faults(world, "hubspot", None)
+    assert status.outcome("erp") is Outcome.DONE
+    assert status.outcome("stock") is Outcome.DONE
+    assert status.outcome("crm") is Outcome.FAILED
+    assert status.reason is not None
+    assert status.reason.startswith("refunded; CRM case not closed")
+    async with hub.bus.transaction() as transaction:
+        alerts = await open_alerts(transaction, "return_to_refund.crm")
+    assert [a.alert.key for a in alerts] == [goods.return_id]
+    refunded = await hub.bus.tail(types=["retail.return.refunded.v1"])
+    assert goods.return_id in [e.event.subject for e in refunded]
