@@ -128,7 +128,13 @@ def test_samples_show_the_model_at_work() -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in (["--help"], ["validate", "--help"], ["schemas", "--help"], ["samples", "--help"], ["demo", "--help"]):
+    for command in (
+        ["--help"],
+        ["validate", "--help"],
+        ["schemas", "--help"],
+        ["samples", "--help"],
+        ["demo", "--help"],
+    ):
         result = retailhub(*command)
         assert result.returncode == 0
         assert "Usage" in result.stdout
