@@ -143,7 +143,7 @@ async def test_the_estate_stays_whole_under_any_mix_of_flows_and_faults(
     evidence: Evidence = await gather(world, sent)
     members = [*evidence.members.values(), *await shopper_members(world, driver.shoppers)]
     breaches = {
-        "returns settled": returns_settled(sent, evidence),
+        "returns settled": returns_settled(evidence),
         "one credit note per refund": one_credit_note_per_refund(sent, evidence),
         "nothing refunded twice": nothing_refunded_twice(sent, evidence),
         "points reversed as earned": await points_reversed_as_earned(world, sent, evidence),

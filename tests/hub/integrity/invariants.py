@@ -116,7 +116,7 @@ async def member_of(world: World, order: Order) -> LoyaltyAccount | None:
     return None
 
 
-def returns_settled(sent: Sent, evidence: Evidence) -> list[str]:
+def returns_settled(evidence: Evidence) -> list[str]:
     """Every return received reached an end: refunded, refused, compensated, or left to an
     operator (see `attention_alerted`)."""
     return [

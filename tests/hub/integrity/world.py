@@ -26,7 +26,7 @@ from retailhub.sandbox.seed import Estate, build_estate
 
 ESTATE_FILE = Path(__file__).resolve().parents[3] / "src/retailhub/estates/sandbox.toml"
 PRODUCTS = 300
-CUSTOMERS = 80
+CUSTOMERS = 150
 TIMEOUT_S = 1.0
 """Every system but loyalty answers within this or times out (loyalty keeps its own 0.5 s), so
 an injected latency of `FAULTS["timeout"]` is a timeout without making the test wait long."""
