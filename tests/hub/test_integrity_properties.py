@@ -7,12 +7,16 @@ estate is whole:
   return refused or compensated has neither; no line is refunded beyond what was bought;
 - each member's loyalty ledger sums to their balance;
 - no order is posted twice;
-- every customer's CRM contact, Shopify customer and loyalty member hold the golden record,
-  except fields under an open conflict;
+- every customer's CRM contact, Shopify customer and loyalty member hold the golden record
+  each is linked to, except fields under an open conflict;
 - no promotion is left half published.
 
 The whole hub runs as `retailhub.bootstrap.open_hub` builds it, on the five sandbox emulators
 served in this process over loopback HTTP; examples share them, each with ids of its own.
+
+A known bug is reproduced on its own, expected to fail until it is fixed: a return booked
+before its sale reached the loyalty platform reverses no points (the property brings such goods
+back only once the sale is there; see `integrity/driver.py`).
 """
 
 from __future__ import annotations
@@ -187,8 +191,10 @@ async def test_a_return_booked_before_its_sale_reached_loyalty_reverses_its_poin
     await world.fault("openloyalty", "down")
     try:
         await bus.publish([order_event(sale)])
+        deadline = time.monotonic() + SETTLE_S
         while not (await bus.status("o2c.loyalty")).dead:
-            await drain_briefly()
+            assert time.monotonic() < deadline, "the sale was never dead-lettered for loyalty"
+            await asyncio.sleep(0.05)
     finally:
         await world.fault("openloyalty", None)
     goods = goods_back(sale, f"IX{slot}-R1", [("1", 2)], "AMS01")
@@ -211,8 +217,3 @@ async def test_a_return_booked_before_its_sale_reached_loyalty_reverses_its_poin
     reversed_ = -sum(r.points for r in rows if r.return_id == goods.return_id)
     assert accrued > 0
     assert reversed_ == accrued, f"all the goods came back, {accrued - reversed_} points stayed"
-
-
-async def drain_briefly() -> None:
-    """A short pause while the bus works through its retries."""
-    await asyncio.sleep(0.05)
