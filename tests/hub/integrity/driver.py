@@ -6,11 +6,9 @@ orders in the products themselves. A person cannot act in a system that is down 
 action waits until the faults are cleared (as the person tries again later); a system that
 answers HTTP 500 now and then is simply tried again.
 
-Goods come back only once their sale has reached the loyalty platform (order-to-cash settled
-it there): a return booked before that reverses no points, and the accrual that arrives later
-stands (see `test_a_return_booked_before_its_sale_reached_loyalty_reverses_its_points`, a known
-bug). Returns of a sale the platform has not got yet are brought back after the operator has
-settled the hub (`return_late_goods`); this wait goes when that bug is fixed."""
+Goods may come back before their sale has reached the loyalty platform (order-to-cash still
+retrying through an outage): return-to-refund registers the sale first, so the reversal
+matches the accrual (`test_a_return_booked_before_its_sale_reached_loyalty_reverses_its_points`)."""
 
 from __future__ import annotations
 
@@ -23,7 +21,6 @@ from retailhub.canonical.customer import Customer
 from retailhub.canonical.order import Order
 from retailhub.canonical.returns import Return
 from retailhub.flows.customers import profile_event
-from retailhub.flows.order_to_cash import Outcome, held_for_order, order_status
 from retailhub.flows.returns import ReturnRefused, initiate_return
 from retailhub.sandbox.seed import Estate, EstateCustomer
 
@@ -56,7 +53,6 @@ from .settle import catch_up
 from .world import World
 
 TRIES = 5
-SALE_WAIT_S = 0.5
 PACE_S = 0.5
 """The longest a step waits for the hub to look at what it published."""
 NAMES = {"given_name": ("Anouk", "Bas", "Chantal"), "family_name": ("Bakker", "de Jong", "Visser")}
@@ -103,7 +99,6 @@ class Driver:
         self.slot, self.prefix = slot, f"IX{slot}"
         self.sent = Sent()
         self._deferred: list[Callable[[], Awaitable[None]]] = []
-        self._late: list[tuple[Order, ReturnGoods]] = []
         self._numbers = 0
 
     def _number(self) -> int:
@@ -207,33 +202,7 @@ class Driver:
         if not self.sent.orders:
             return
         order = self.sent.orders[step.order % len(self.sent.orders)]
-        if not await self._sale_reached_loyalty(order, SALE_WAIT_S):
-            self._late.append((order, step))
-            return
         await self._bring_back(order, step)
-
-    async def return_late_goods(self) -> int:
-        """Bring back the goods of sales that had not reached the loyalty platform (call once
-        the hub has settled); how many returns that was."""
-        late, self._late = self._late, []
-        for order, step in late:
-            assert await self._sale_reached_loyalty(order, 0.0), order.order_id
-            await self._bring_back(order, step)
-        return len(late)
-
-    async def _sale_reached_loyalty(self, order: Order, wait_s: float) -> bool:
-        """Whether order-to-cash settled the sale with the loyalty platform, waiting a while."""
-        bus = self.world.hub.bus
-        deadline = asyncio.get_running_loop().time() + wait_s
-        while True:
-            held = await held_for_order(bus, order.order_id)
-            async with bus.transaction() as transaction:
-                status = await order_status(transaction, order.order_id, held)
-            if status.outcome("loyalty") in (Outcome.DONE, Outcome.SKIPPED):
-                return True
-            if asyncio.get_running_loop().time() >= deadline:
-                return False
-            await asyncio.sleep(0.05)
 
     async def _bring_back(self, order: Order, step: ReturnGoods) -> None:
         wanted: dict[str, int] = {}

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 from retailhub.canonical.order import Order
 from retailhub.canonical.returns import Return
 from retailhub.connectors.ports import CrmPort, ErpPort, LoyaltyPort, PointsOutcome
+from retailhub.flows.order_to_cash.decisions import sale_key
+from retailhub.flows.order_to_cash.loyalty import member_order
 from retailhub.flows.returns.calls import Attempted, CallPolicy, attempt
 from retailhub.flows.returns.crm import buyer_contact
 from retailhub.flows.returns.decisions import RestockLine, case_opening_text, case_subject
@@ -86,10 +88,23 @@ class Booking:
     async def _points(
         self, document: Return, order: Order | None, key: str
     ) -> Attempted[PointsOutcome]:
-        """Reverse what the returned lines earned (bonus included), re-credit points that paid."""
+        """Reverse what the returned lines earned (bonus included), re-credit points that paid.
+
+        The sale is registered first, under order-to-cash's own key: a return can overtake its
+        sale on the way to the platform (o2c.loyalty retrying through an outage), and a
+        platform that does not know the sale reverses nothing for it. The platform keeps one
+        sale per key, so this changes nothing when the sale is already there."""
         if not has_member(document, order):
             return Attempted(PointsOutcome("", 0))
-        return await self._call(lambda: self.loyalty.register_return(document, key))
+
+        async def reverse() -> PointsOutcome:
+            if order is not None:
+                matched = await member_order(self.loyalty, order)
+                if matched is not None:
+                    await self.loyalty.register_sale(matched, sale_key(order.order_id))
+            return await self.loyalty.register_return(document, key)
+
+        return await self._call(reverse)
 
     async def _restock(
         self, lines: list[RestockLine], key: str
