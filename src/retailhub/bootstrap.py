@@ -293,12 +293,14 @@ async def open_hub(
     secrets: Secrets | None = None,
     stock: StockSettings | None = None,
     catalogue: CatalogueSettings | None = None,
+    retry: RetryPolicy = HUB_RETRY,
 ) -> AsyncIterator[Hub]:
     """Open the bus, build the estate's connectors, launch the workflow runtime and subscribe
     every flow; on exit stop the flows, the runtime, the connectors and the bus, in that order.
 
     The estate defaults to `RETAILHUB_ESTATE` or the sandbox estate; secrets come from the
-    environment (and the sandbox's own file for the sandbox estate). The catalogue poller reads
+    environment (and the sandbox's own file for the sandbox estate). `retry` is every flow
+    subscription's retry policy (tests pass a quick one). The catalogue poller reads
     the ERP every `catalogue.poll_interval_s`; on the sandbox estate its first read is a
     baseline, since the emulators start from the same seed. Flows are imported here,
     not at module level, so commands that only need a connector start fast.
@@ -345,7 +347,7 @@ async def open_hub(
             async with bus.transaction() as transaction:
                 await create_alerts_table(transaction)
             hub.subscriptions += await subscribe_order_to_cash(
-                bus, erp=erp, loyalty=loyalty, crm=crm, stock=stock, retry=HUB_RETRY
+                bus, erp=erp, loyalty=loyalty, crm=crm, stock=stock, retry=retry
             )
             hub.subscriptions += await subscribe_customer_sync(
                 bus,
@@ -353,10 +355,10 @@ async def open_hub(
                 commerce=commerce,
                 loyalty=loyalty,
                 rules=rules,
-                retry=HUB_RETRY,
+                retry=retry,
             )
             hub.subscriptions += await subscribe_return_to_refund(
-                bus, runtime, refunds, retry=HUB_RETRY
+                bus, runtime, refunds, retry=retry
             )
             hub.subscriptions += await subscribe_promotion_publishing(
                 bus,
@@ -366,7 +368,7 @@ async def open_hub(
                 pos=pos,
                 loyalty=loyalty,
                 alerts=alerts,
-                retry=HUB_RETRY,
+                retry=retry,
             )
             catalogue_sync = await subscribe_catalogue_sync(
                 bus,
@@ -375,7 +377,7 @@ async def open_hub(
                 pos=pos,
                 loyalty=loyalty,
                 settings=catalogue_settings,
-                retry=HUB_RETRY,
+                retry=retry,
             )
             hub.subscriptions += catalogue_sync.subscriptions
             hub.reconciliation = await subscribe_reconciliation(
@@ -385,7 +387,7 @@ async def open_hub(
                 loyalty=loyalty,
                 alerts=alerts,
                 erp=erp,
-                retry=HUB_RETRY,
+                retry=retry,
             )
             poller = asyncio.create_task(
                 catalogue_sync.capture.run(stop_polling), name="catalogue-poller"

@@ -13,9 +13,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-
-from retailhub import bootstrap
 from retailhub.bootstrap import Hub, open_hub
 from retailhub.bus.port import RetryPolicy
 from retailhub.config import Settings
@@ -134,7 +131,7 @@ class World:
 async def running_world(home: Path) -> AsyncIterator[World]:
     """The five emulators on free loopback ports, seeded from the small estate, and the hub
     opened by `open_hub` on them with its bus and workflows under `home` (its flows retrying
-    at `OPERATOR_PACED_RETRY`: `open_hub` takes no retry policy)."""
+    at `OPERATOR_PACED_RETRY`)."""
     estate = small_estate(await asyncio.to_thread(build_estate, 42))
     factories = load_emulators()
     sandbox = Sandbox(factories, dict.fromkeys(factories, 0), home / "sandbox")
@@ -145,9 +142,7 @@ async def running_world(home: Path) -> AsyncIterator[World]:
         settings = Settings(home=home / "hub", bus="sqlite", database_url=None, nats_url=None)
         settings.home.mkdir(parents=True, exist_ok=True)
         hub_estate = parse_estate(estate_text(urls), "integrity-estate.toml")
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(bootstrap, "HUB_RETRY", OPERATOR_PACED_RETRY)
-            async with open_hub(settings, estate=hub_estate) as hub:
-                yield World(estate, urls, hub)
+        async with open_hub(settings, estate=hub_estate, retry=OPERATOR_PACED_RETRY) as hub:
+            yield World(estate, urls, hub)
     finally:
         await sandbox.stop()
