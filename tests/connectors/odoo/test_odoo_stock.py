@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -107,3 +108,19 @@ async def test_a_move_named_by_the_key_and_its_counter_is_already_applied(
     await odoo.adjust_stock("SKU-10000", "DHG04", Decimal(1), "count_10")
 
     assert await _on_hand(odoo, "SKU-10000", "DHG04") == before + 1
+
+
+async def test_concurrent_sales_of_one_item_each_take_their_stock_once(
+    odoo: OdooConnector,
+) -> None:
+    before = await _on_hand(odoo, "SKU-10000", "AMS01")
+
+    sales = [f"rush-{n}" for n in range(8)]
+    await asyncio.gather(
+        *(odoo.adjust_stock("SKU-10000", "AMS01", Decimal(-1), key) for key in sales)
+    )
+    await asyncio.gather(
+        *(odoo.adjust_stock("SKU-10000", "AMS01", Decimal(-1), key) for key in sales)
+    )
+
+    assert await _on_hand(odoo, "SKU-10000", "AMS01") == before - len(sales)

@@ -21,6 +21,8 @@ result. Variant ids by SKU/GTIN and partner ids by customer come from a bounded,
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -133,6 +135,7 @@ class OdooConnector(ErpPort):
         self._zone = ZoneInfo(self.settings.timezone)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._stores: dict[str, _Store] | None = None
+        self._quant_locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
         self._store_locations: dict[int, str] = {}
         self._located: set[str] = set()
         self._sku_by_product: dict[int, str] = {}
@@ -324,8 +327,19 @@ class OdooConnector(ErpPort):
     # stock
 
     async def adjust_stock(self, sku: str, location: str, delta: Decimal, key: str) -> None:
+        """Move stock by `delta` as an inventory adjustment named by `key` (once per key).
+
+        Odoo's adjustments set a counted quantity, not a difference: two adjustments of one
+        quant read, counted and applied at once would lose one of them. They are serialised per
+        SKU and location in this process, so each counts from the quantity the previous one
+        left; hubs in several processes should let the ERP move sale stock itself (delivery on
+        confirmation, `StockSettings.erp_moves_stock`)."""
         if delta == 0:
             return
+        async with self._quant_locks[(sku, location)]:
+            await self._adjust_stock(sku, location, delta, key)
+
+    async def _adjust_stock(self, sku: str, location: str, delta: Decimal, key: str) -> None:
         if await self._adjusted(key):
             return
         store = await self._store(location)
