@@ -380,3 +380,61 @@ async def test_a_contact_named_by_a_webhook_is_read_back_by_id(
     assert found is not None
     assert found.emails == view.emails
     assert await crm.get_contact("31337") is None
+
+
+async def test_notes_added_together_go_in_one_search_and_one_batch_each_once(
+    crm: HubSpotCrm, hubspot: HubSpotEmulator, estate: Estate
+) -> None:
+    contacts = [c.crm_view.identities["hubspot"] for c in estate.customers[:10]]
+    await crm.add_note(contacts[0], "Order B-0: 1 line", "order:B-0")
+    before = hubspot.faults.requests_served
+
+    keys = [f"order:B-{n}" for n in range(10)]
+    first = await asyncio.gather(
+        *(
+            crm.add_note(contact, f"Order {key}", key)
+            for contact, key in zip(contacts, keys, strict=True)
+        )
+    )
+    again = await asyncio.gather(*(crm.add_note(contacts[0], "repeat", key) for key in keys))
+
+    assert first == again
+    assert len(set(first)) == 10
+    assert contacts_in(hubspot, "notes") == 10
+    assert hubspot.faults.requests_served - before <= 4, "a search and a batch, then a search"
+    for contact, note in zip(contacts, first, strict=True):
+        assert hubspot.store.associations("notes", int(note)) == [("contacts", int(contact), 202)]
+
+
+async def test_a_note_hubspot_refuses_fails_alone_and_the_rest_of_its_batch_lands(
+    crm: HubSpotCrm, hubspot: HubSpotEmulator, estate: Estate
+) -> None:
+    contact = estate.customers[0].crm_view.identities["hubspot"]
+    outcomes = await asyncio.gather(
+        crm.add_note(contact, "Order C-1", "order:C-1"),
+        crm.add_note("999999999", "Order C-2", "order:C-2"),
+        crm.add_note(contact, "Order C-3", "order:C-3"),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], HubSpotRefused)
+    assert all(isinstance(outcome, str) for outcome in (outcomes[0], outcomes[2]))
+    assert contacts_in(hubspot, "notes") == 2
+
+
+async def test_a_batch_create_with_one_bad_input_creates_nothing(
+    crm: HubSpotCrm, hubspot: HubSpotEmulator
+) -> None:
+    good = {
+        "properties": {
+            "hs_note_body": "fine",
+            "hs_timestamp": "2026-11-27T12:00:00.000Z",
+            NOTE_KEY_PROPERTY: "order:D-1",
+        }
+    }
+    bad = {"properties": {"no_such_property": "x"}}
+    with pytest.raises(HubSpotRefused) as refused:
+        await crm.client.batch_create("notes", [good, bad])
+    assert refused.value.status == 400
+    assert contacts_in(hubspot, "notes") == 0
+    created = await crm.client.batch_create("notes", [good])
+    assert [note["properties"][NOTE_KEY_PROPERTY] for note in created] == ["order:D-1"]

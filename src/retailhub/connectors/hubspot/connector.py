@@ -8,7 +8,9 @@ repeat by looking it up first.
   Existing ID: N" (a concurrent writer won) becomes an update of N.
 - Notes and tickets carry our key in a custom property (`retailhub_note_key`,
   `retailhub_case_key`, created by `install()`, the case key with "unique values" on) and are
-  searched by it before creating. HubSpot's search index trails writes by a few seconds, so two
+  searched by it before creating. Notes added concurrently go together: one search `IN` their
+  keys and one `notes/batch/create` of those not found (see `connectors/coalesce.py`); a batch
+  HubSpot refuses is made again one note at a time, so one bad note fails alone. HubSpot's search index trails writes by a few seconds, so two
   calls with one key inside that window can both create; the unique case key turns the second
   ticket into a 409, answered by searching again. Flows repeat a key after a failure, much
   later than that window.
@@ -18,11 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from retailhub.canonical.base import normalise_email
 from retailhub.canonical.customer import Customer
+from retailhub.connectors.coalesce import Coalescer
 from retailhub.connectors.errors import MappingError
 from retailhub.connectors.hubspot.client import (
     SEARCH_PAGE_SIZE,
@@ -49,6 +53,19 @@ _EXISTING_ID = re.compile(r"Existing ID: (\d+)")
 _CHANGED_SORT = ({"propertyName": "lastmodifieddate", "direction": "ASCENDING"},)
 
 
+NOTE_BATCH = 100
+"""Notes per batch: HubSpot's batch create takes 100 inputs (and an `IN` filter 100 values)."""
+SEARCH_LIMIT = 200
+"""HubSpot's largest search page: room for a key noted twice by writers racing elsewhere."""
+
+
+@dataclass(frozen=True)
+class _NoteRequest:
+    contact_id: str
+    text: str
+    key: str
+
+
 class SearchWindowExceeded(RuntimeError):
     """More contacts changed in one millisecond than one HubSpot search can reach: the change
     feed cannot go on without skipping some, so it stops loudly."""
@@ -70,6 +87,7 @@ class HubSpotCrm(CrmPort):
         search_window: int = SEARCH_WINDOW,
     ) -> None:
         self.client = HubSpotClient(base_url, access_token, policy, system=SYSTEM)
+        self._notes: Coalescer[_NoteRequest, str] = Coalescer(self._add_notes, max_batch=NOTE_BATCH)
         self.case_stages = dict(case_stages)
         self.page_size, self.search_window = page_size, search_window
 
@@ -182,8 +200,59 @@ class HubSpotCrm(CrmPort):
             operator = "GTE"
 
     async def add_note(self, contact_id: str, text: str, key: str) -> str:
-        """A note on the contact's timeline, created once per key."""
-        return await self._note(text, key, contact_id=contact_id)
+        """A note on the contact's timeline, created once per key (batched with the notes
+        added at the same time)."""
+        return await self._notes.submit(_NoteRequest(contact_id, text, key))
+
+    async def _add_notes(self, requests: Sequence[_NoteRequest]) -> list[str | Exception]:
+        """Notes for many contacts: the keys already noted found in one search, the others
+        created in one batch; the answer for each request in order."""
+        wanted = list(dict.fromkeys(request.key.lower() for request in requests))
+        noted: dict[str, str] = {}
+        for start in range(0, len(wanted), NOTE_BATCH):
+            chunk = wanted[start : start + NOTE_BATCH]
+            page = await self.client.search(
+                "notes",
+                [[{"propertyName": NOTE_KEY_PROPERTY, "operator": "IN", "values": chunk}]],
+                (NOTE_KEY_PROPERTY,),
+                limit=SEARCH_LIMIT,
+            )
+            for found in page.get("results") or []:
+                key = (found.get("properties") or {}).get(NOTE_KEY_PROPERTY)
+                if isinstance(key, str):
+                    noted.setdefault(key.lower(), str(found["id"]))
+        first = {request.key.lower(): request for request in reversed(requests)}
+        missing = [first[key] for key in wanted if key not in noted]
+        failed: dict[str, Exception] = {}
+        if missing:
+            now = datetime.now(UTC)
+            bodies = [note_body(r.text, r.key, now, contact_id=r.contact_id) for r in missing]
+            try:
+                created = await self.client.batch_create("notes", bodies)
+            except HubSpotRefused:
+                for request in missing:
+                    try:
+                        noted[request.key.lower()] = await self._note(
+                            request.text, request.key, contact_id=request.contact_id
+                        )
+                    except Exception as error:  # this note alone fails; the others stand
+                        failed[request.key.lower()] = error
+            else:
+                for note in created:
+                    key = (note.get("properties") or {}).get(NOTE_KEY_PROPERTY)
+                    if isinstance(key, str):
+                        noted[key.lower()] = str(note["id"])
+        answers: list[str | Exception] = []
+        for request in requests:
+            key = request.key.lower()
+            if key in noted:
+                answers.append(noted[key])
+            else:
+                answers.append(
+                    failed.get(key)
+                    or MappingError("note", request.key, "$", "HubSpot did not return the note")
+                )
+        return answers
 
     async def _note(
         self, text: str, key: str, *, contact_id: str | None = None, ticket_id: str | None = None

@@ -1,12 +1,14 @@
 """An emulated HubSpot portal: the CRM v3 objects API for contacts, notes and tickets (create,
-read, update, search) and the properties API's create calls, with HubSpot's shapes, status
+batch create, read, update, search) and the properties API's create calls, with HubSpot's shapes, status
 codes and error bodies, a private app bearer token, and a control route that makes coming calls
 answer 429 with Retry-After.
 
 Shapes follow HubSpot's CRM v3 objects documentation (SimplePublicObject,
 CollectionResponseWithTotalSimplePublicObjectForwardPaging, Error): ids and property values are
 strings, unset requested properties are null, `paging.next.after` is an offset string, and a
-search reaches at most `search_window` results as HubSpot's does 10,000.
+search reaches at most `search_window` results as HubSpot's does 10,000. `IN` filters take
+`values` (text compared case-blind); `POST .../batch/create` takes up to 100 `inputs`, checks
+them all before writing any, and answers 201 with `status` COMPLETE and the created `results`.
 """
 
 from __future__ import annotations
@@ -60,8 +62,12 @@ DEFAULT_PROPERTIES = {
     "notes": (),
     "tickets": ("subject", "content", "hs_pipeline", "hs_pipeline_stage"),
 }
-OPERATORS = frozenset({"EQ", "NEQ", "GT", "GTE", "LT", "LTE", "HAS_PROPERTY", "NOT_HAS_PROPERTY"})
+OPERATORS = frozenset(
+    {"EQ", "NEQ", "GT", "GTE", "LT", "LTE", "IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY"}
+)
 MAX_SEARCH_LIMIT = 200
+MAX_BATCH_INPUTS = 100
+"""HubSpot's batch endpoints take at most 100 inputs per call."""
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -123,6 +129,7 @@ class HubSpotEmulator(Emulator):
         app.router.add_post("/crm/v3/properties/{object_type}", self._guarded(self.define))
         base = "/crm/v3/objects/{object_type}"
         app.router.add_post(f"{base}/search", self._guarded(self.search))
+        app.router.add_post(f"{base}/batch/create", self._guarded(self.batch_create))
         app.router.add_post(base, self._guarded(self.create))
         app.router.add_get(f"{base}/{{object_id}}", self._guarded(self.read))
         app.router.add_patch(f"{base}/{{object_id}}", self._guarded(self.update))
@@ -218,6 +225,37 @@ class HubSpotEmulator(Emulator):
             for to_type, to_id, type_id in links:
                 self.store.associate(object_type, item.id, to_type, to_id, type_id)
         return json_response(item.as_json(properties), status=201)
+
+    async def batch_create(self, request: web.Request) -> web.Response:
+        """`POST /crm/v3/objects/{type}/batch/create` with `inputs` (properties and
+        associations each): every input checked first, then all created in one transaction."""
+        object_type = request.match_info["object_type"]
+        inputs = (await _json_object(request)).get("inputs")
+        if not isinstance(inputs, list) or not 0 < len(inputs) <= MAX_BATCH_INPUTS:
+            raise Refusal(
+                400, "VALIDATION_ERROR", f"inputs must list 1 to {MAX_BATCH_INPUTS} objects"
+            )
+        checked = []
+        for item in inputs:
+            if not isinstance(item, dict):
+                raise Refusal(400, "VALIDATION_ERROR", "Invalid input JSON: inputs are objects")
+            properties = self._checked(object_type, item.get("properties"), creating=True)
+            checked.append((properties, self._links(object_type, item.get("associations") or [])))
+        started = _now_ms()
+        results = []
+        with self.db:
+            for properties, links in checked:
+                item = self.store.insert(object_type, properties, _now_ms())
+                for to_type, to_id, type_id in links:
+                    self.store.associate(object_type, item.id, to_type, to_id, type_id)
+                results.append(item.as_json(properties))
+        answer = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": iso(started),
+            "completedAt": iso(_now_ms()),
+        }
+        return json_response(answer, status=201)
 
     async def update(self, request: web.Request) -> web.Response:
         """`PATCH /crm/v3/objects/{type}/{id}`: given properties overwritten, "" clears one."""
@@ -473,6 +511,12 @@ def _filter_groups(raw: Any) -> list[list[Filter]]:
                 raise Refusal(
                     400, "VALIDATION_ERROR", f"Invalid filter: {orjson.dumps(item).decode()}"
                 )
+            if operator == "IN":
+                values = item.get("values")
+                if not isinstance(values, list) or not values:
+                    raise Refusal(400, "VALIDATION_ERROR", f"IN on {name} needs a list of values")
+                parsed.append(Filter(name, operator, values=tuple(str(v) for v in values)))
+                continue
             value = item.get("value")
             parsed.append(Filter(name, operator, None if value is None else str(value)))
         groups.append(parsed)

@@ -251,11 +251,12 @@ class CrmStore:
                 (object_type, email.lower()),
             ).fetchall()
         elif key is not None:
-            name, value = key
+            name, values = key
+            marks = ", ".join("?" * len(values))
             rows = self.db.execute(
                 "SELECT * FROM crm_object WHERE object_type = ?"
-                f" AND lower(json_extract(properties, '$.{name}')) = ?",
-                (object_type, value.lower()),
+                f" AND lower(json_extract(properties, '$.{name}')) IN ({marks})",
+                (object_type, *(value.lower() for value in values)),
             ).fetchall()
         else:
             since = _modified_floor(object_type, groups)
@@ -276,10 +277,14 @@ class Filter:
     property_name: str
     operator: str
     value: str | None = None
+    values: tuple[str, ...] = ()
+    """The values of an `IN` filter."""
 
     def matches(self, item: CrmObject) -> bool:
         """Whether `item` passes this filter, comparing dates as instants and text case-blind."""
         actual = item.properties.get(self.property_name)
+        if self.operator == "IN":
+            return actual is not None and actual.lower() in {v.lower() for v in self.values}
         if self.operator == "HAS_PROPERTY":
             return actual is not None
         if self.operator == "NOT_HAS_PROPERTY":
@@ -319,18 +324,18 @@ def _pinned_email(groups: Sequence[Sequence[Filter]]) -> str | None:
     return emails.pop() if len(groups) == 1 and len(emails) == 1 else None
 
 
-def _pinned_key(groups: Sequence[Sequence[Filter]]) -> tuple[str, str] | None:
-    """The (key property, value) a one-group search pins with EQ, when it pins one."""
+def _pinned_key(groups: Sequence[Sequence[Filter]]) -> tuple[str, tuple[str, ...]] | None:
+    """The key property and the values a one-group search pins it to (EQ or IN), if any."""
     if len(groups) != 1:
         return None
-    return next(
-        (
-            (f.property_name, f.value)
-            for f in groups[0]
-            if f.property_name in KEY_PROPERTIES and f.operator == "EQ" and f.value is not None
-        ),
-        None,
-    )
+    for f in groups[0]:
+        if f.property_name not in KEY_PROPERTIES:
+            continue
+        if f.operator == "EQ" and f.value is not None:
+            return f.property_name, (f.value,)
+        if f.operator == "IN" and f.values:
+            return f.property_name, f.values
+    return None
 
 
 def _modified_floor(object_type: str, groups: Sequence[Sequence[Filter]]) -> int:
