@@ -438,3 +438,38 @@ async def test_a_batch_create_with_one_bad_input_creates_nothing(
     assert contacts_in(hubspot, "notes") == 0
     created = await crm.client.batch_create("notes", [good])
     assert [note["properties"][NOTE_KEY_PROPERTY] for note in created] == ["order:D-1"]
+
+
+async def test_contacts_looked_up_together_are_read_in_one_batch(
+    crm: HubSpotCrm, hubspot: HubSpotEmulator, estate: Estate
+) -> None:
+    await crm.find_contact(estate.customers[0].emails[0])
+    before = hubspot.faults.requests_served
+    known = [c.crm_view for c in estate.customers[1:6]]
+    emails = [view.emails[0].upper() for view in known] + ["nobody@example.nl"]
+
+    found = await asyncio.gather(*(crm.find_contact(email) for email in emails))
+
+    assert hubspot.faults.requests_served - before == 1
+    assert [c.identities if c else None for c in found] == [
+        *(view.identities for view in known),
+        None,
+    ]
+
+
+async def test_a_batch_read_answers_207_naming_the_ids_it_lacks(
+    crm: HubSpotCrm, estate: Estate
+) -> None:
+    contact_id = estate.customers[0].crm_view.identities["hubspot"]
+    by_id = await crm.client.batch_read("contacts", [contact_id, "999999999"], ("email",))
+    assert [contact["id"] for contact in by_id] == [contact_id]
+    response = await crm.client.http.request(
+        "POST",
+        "/crm/v3/objects/contacts/batch/read",
+        json={"idProperty": "email", "inputs": [{"id": "nobody@example.nl"}], "properties": []},
+        idempotent=True,
+    )
+    assert response.status == 207
+    assert response.body["results"] == []
+    assert response.body["errors"][0]["category"] == "OBJECT_NOT_FOUND"
+    assert response.body["errors"][0]["context"]["ids"] == ["nobody@example.nl"]

@@ -3,7 +3,8 @@
 
 Idempotency: HubSpot's objects API takes no idempotency key, so every write is made safe to
 repeat by looking it up first.
-- Contacts: HubSpot keeps one contact per email. Upsert updates the contact with our HubSpot id,
+- Contacts: HubSpot keeps one contact per email; contacts looked up by email at the same time
+  are read together (`contacts/batch/read` by `email`). Upsert updates the contact with our HubSpot id,
   else the one with the email, else creates; a create refused with 409 "Contact already exists.
   Existing ID: N" (a concurrent writer won) becomes an update of N.
 - Notes and tickets carry our key in a custom property (`retailhub_note_key`,
@@ -23,6 +24,7 @@ import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from retailhub.canonical.base import normalise_email
 from retailhub.canonical.customer import Customer
@@ -88,6 +90,9 @@ class HubSpotCrm(CrmPort):
     ) -> None:
         self.client = HubSpotClient(base_url, access_token, policy, system=SYSTEM)
         self._notes: Coalescer[_NoteRequest, str] = Coalescer(self._add_notes, max_batch=NOTE_BATCH)
+        self._contacts: Coalescer[str, dict[str, Any] | None] = Coalescer(
+            self._read_contacts, max_batch=NOTE_BATCH
+        )
         self.case_stages = dict(case_stages)
         self.page_size, self.search_window = page_size, search_window
 
@@ -111,11 +116,23 @@ class HubSpotCrm(CrmPort):
         return created
 
     async def find_contact(self, email: str) -> Customer | None:
-        """The contact with this email (HubSpot stores emails lower-cased), mapped to canonical."""
-        contact = await self.client.find_one(
-            "contacts", "email", normalise_email(email), CONTACT_PROPERTIES
-        )
+        """The contact with this email (HubSpot stores emails lower-cased), mapped to canonical;
+        looked up together with the contacts asked for at the same time (one batch read)."""
+        contact = await self._contacts.submit(normalise_email(email))
         return None if contact is None else contact_to_customer(contact)
+
+    async def _read_contacts(self, emails: Sequence[str]) -> list[dict[str, Any] | None]:
+        """The contacts with these (normalised) emails, in one batch read; None for each email
+        no contact has."""
+        wanted = list(dict.fromkeys(emails))
+        found = await self.client.batch_read(
+            "contacts", wanted, CONTACT_PROPERTIES, id_property="email"
+        )
+        by_email = {
+            str((contact.get("properties") or {}).get("email") or "").lower(): contact
+            for contact in found
+        }
+        return [by_email.get(email) for email in emails]
 
     async def get_contact(self, contact_id: str) -> Customer | None:
         """The contact with this HubSpot id, as a webhook's change notice asks the hub to re-read

@@ -8,7 +8,9 @@ CollectionResponseWithTotalSimplePublicObjectForwardPaging, Error): ids and prop
 strings, unset requested properties are null, `paging.next.after` is an offset string, and a
 search reaches at most `search_window` results as HubSpot's does 10,000. `IN` filters take
 `values` (text compared case-blind); `POST .../batch/create` takes up to 100 `inputs`, checks
-them all before writing any, and answers 201 with `status` COMPLETE and the created `results`.
+them all before writing any, and answers 201 with `status` COMPLETE and the created `results`;
+`POST .../batch/read` reads up to 100 by id or, for contacts, by `idProperty: email`, answering
+200, or 207 with an OBJECT_NOT_FOUND error naming the ids it lacks.
 """
 
 from __future__ import annotations
@@ -130,6 +132,7 @@ class HubSpotEmulator(Emulator):
         base = "/crm/v3/objects/{object_type}"
         app.router.add_post(f"{base}/search", self._guarded(self.search))
         app.router.add_post(f"{base}/batch/create", self._guarded(self.batch_create))
+        app.router.add_post(f"{base}/batch/read", self._guarded(self.batch_read))
         app.router.add_post(base, self._guarded(self.create))
         app.router.add_get(f"{base}/{{object_id}}", self._guarded(self.read))
         app.router.add_patch(f"{base}/{{object_id}}", self._guarded(self.update))
@@ -256,6 +259,52 @@ class HubSpotEmulator(Emulator):
             "completedAt": iso(_now_ms()),
         }
         return json_response(answer, status=201)
+
+    async def batch_read(self, request: web.Request) -> web.Response:
+        """`POST /crm/v3/objects/{type}/batch/read` with `inputs` of `{"id"}`, `properties` and
+        an optional `idProperty` (`email` for contacts)."""
+        object_type = request.match_info["object_type"]
+        body = await _json_object(request)
+        inputs, by = body.get("inputs"), body.get("idProperty") or "hs_object_id"
+        if not isinstance(inputs, list) or not 0 < len(inputs) <= MAX_BATCH_INPUTS:
+            raise Refusal(
+                400, "VALIDATION_ERROR", f"inputs must list 1 to {MAX_BATCH_INPUTS} objects"
+            )
+        if by not in ("hs_object_id", "email") or (by == "email" and object_type != "contacts"):
+            raise Refusal(
+                400, "VALIDATION_ERROR", f"{by} is not a unique property of {object_type}"
+            )
+        ids = [str((item or {}).get("id", "")) if isinstance(item, dict) else "" for item in inputs]
+        wanted = _wanted(body.get("properties") or [], object_type)
+        started, results, missing = _now_ms(), [], []
+        for given in dict.fromkeys(ids):
+            if by == "email":
+                found_id = self.store.contact_id_by_email(given)
+                item = None if found_id is None else self.store.get(object_type, found_id)
+            else:
+                item = self.store.get(object_type, int(given)) if given.isdigit() else None
+            if item is None:
+                missing.append(given)
+            else:
+                results.append(item.as_json(wanted))
+        answer: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": iso(started),
+            "completedAt": iso(_now_ms()),
+        }
+        if missing:
+            answer["numErrors"] = 1
+            answer["errors"] = [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": f"Could not get some {object_type} objects, they may be deleted"
+                    " or not exist. Check that ids are valid.",
+                    "context": {"ids": missing},
+                }
+            ]
+        return json_response(answer, status=207 if missing else 200)
 
     async def update(self, request: web.Request) -> web.Response:
         """`PATCH /crm/v3/objects/{type}/{id}`: given properties overwritten, "" clears one."""
