@@ -207,6 +207,11 @@ def build_connectors(estate: Estate, secrets: Secrets) -> Connectors:
     return connectors
 
 
+CATALOGUE_POLL_S = 30.0
+"""How often the hub reads the ERP's items, stock and prices: each read re-reads every stock
+level and price (the ERP port has no changed-since for them yet), a third of a core every 5 s
+on the sandbox estate."""
+
 HUB_RETRY = RetryPolicy(
     max_attempts=10, initial_backoff=timedelta(seconds=1), max_backoff=timedelta(seconds=60)
 )

@@ -35,13 +35,9 @@ from retailhub.demo.figures import (
 from retailhub.demo.sandbox_process import free_ports, sandbox_processes
 from retailhub.demo.web_shop import WebShop
 from retailhub.estate import Secrets
-from retailhub.flows.catalogue import CatalogueSettings
-from retailhub.flows.order_to_cash import StockSettings
 from retailhub.sandbox.seed import build_estate
 
 REFRESH_S = 0.5
-CATALOGUE_POLL_S = 30.0
-"""The day changes no item, price or stock level in the ERP: poll it rarely."""
 CATCH_UP_S = 120.0
 """How long after closing the hub may take to finish what the outages held back."""
 
@@ -79,13 +75,14 @@ async def play_day(
     settings.home.mkdir()
     secrets = Secrets.from_environment(sandbox=True)
     async with (
-        sandbox_processes(home / "sandbox", seed=seed) as sandbox,
+        sandbox_processes(
+            home / "sandbox", seed=seed, seeded_from=estate, deliver_on_confirm=True
+        ) as sandbox,
         open_hub(
             settings,
             estate=sandbox.estate,
             secrets=secrets,
-            stock=StockSettings(),
-            catalogue=CatalogueSettings(baseline_first_poll=True, poll_interval_s=CATALOGUE_POLL_S),
+            stock=sandbox.stock,
         ) as hub,
     ):
         (port,) = free_ports(1)
