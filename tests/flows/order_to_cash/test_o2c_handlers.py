@@ -114,6 +114,13 @@ class FakeErp:
     async def find_posting(self, key: str) -> Posting | None:
         return self.postings.get(key)
 
+    async def cancel_sale_order(self, key: str) -> Posting | None:
+        posted = self.postings.get(key)
+        if posted is None:
+            return None
+        self.postings[key] = Posting(posted.system, posted.external_id, key, status="cancel")
+        return self.postings[key]
+
     async def adjust_stock(self, sku: str, location: str, delta: Decimal, key: str) -> None:
         self.adjustments.setdefault(key, delta)
 

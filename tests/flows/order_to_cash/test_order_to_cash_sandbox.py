@@ -208,7 +208,10 @@ async def test_a_cancelled_order_keeps_no_points(world: World, bus: SqliteBus) -
     statuses = await wait_for(bus, ["WEB-3001", "WEB-3002"], settled)
 
     reversed_sale = statuses["WEB-3001"]
-    assert reversed_sale.outcome("erp") is Outcome.ATTENTION
+    assert reversed_sale.outcome("erp") is Outcome.REVERSED
+    posting = await world.connectors.erps["odoo"].find_posting("WEB-3001")
+    assert posting is not None
+    assert posting.status == "cancel"
     assert reversed_sale.outcome("stock") is Outcome.REVERSED
     assert reversed_sale.outcome("loyalty") is Outcome.REVERSED
     member = reversed_sale.systems["loyalty"].reference

@@ -2,8 +2,8 @@
 
 The sale order is written under the order id, so a repeated event, a second event for the same
 order or a replay finds the first posting. A cancellation before posting posts nothing; one
-after posting cannot be undone through `ErpPort` (it has no call to cancel a sale order), so
-the row turns `attention` naming the posting, for reconciliation and an operator.
+after posting cancels the sale order in the ERP (`ErpPort.cancel_sale_order`, once per key:
+a repeat finds it cancelled) and the row turns `reversed`, naming it.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def post_to_erp(erp: ErpPort) -> Handler:
                 SYSTEM, Outcome.SKIPPED, detail="not completed yet", attempts=context.attempt
             )
         else:
-            found = await erp.find_posting(key)
-            if found is None:
+            withdrawn = await erp.cancel_sale_order(key)
+            if withdrawn is None:
                 status = SystemStatus(
                     SYSTEM,
                     Outcome.SKIPPED,
@@ -51,9 +51,9 @@ def post_to_erp(erp: ErpPort) -> Handler:
             else:
                 status = SystemStatus(
                     SYSTEM,
-                    Outcome.ATTENTION,
-                    reference=found.external_id,
-                    detail=f"cancelled after posting: cancel {found.external_id} in the ERP",
+                    Outcome.REVERSED,
+                    reference=withdrawn.external_id,
+                    detail=f"sale order {withdrawn.external_id} cancelled in {withdrawn.system}",
                     attempts=context.attempt,
                 )
         await record(context.transaction, order.order_id, status)

@@ -55,8 +55,8 @@ class Outcome(StrEnum):
     REVERSED = "reversed"
     """What was done was undone because the order was cancelled (points, stock)."""
     ATTENTION = "attention"
-    """The order was cancelled after the ERP posted it and the port cannot cancel it there:
-    reconciliation and an operator take it from here."""
+    """Left by earlier versions, before the ERP port could cancel a sale order: the order was
+    cancelled after posting and reconciliation or an operator takes it from here."""
 
 
 SETTLED = frozenset({Outcome.DONE, Outcome.SKIPPED, Outcome.REVERSED, Outcome.ATTENTION})
