@@ -26,7 +26,7 @@ from retailhub.canonical.cloudevents import CloudEvent
 from retailhub.canonical.money import Money
 from retailhub.canonical.order import Order, OrderStatus
 from retailhub.canonical.returns import Return, ReturnStatus
-from retailhub.flows.order_to_cash.events import ORDER_CANCELLED, ORDER_EVENTS
+from retailhub.flows.order_to_cash.events import ORDER_CANCELLED, ORDER_EVENTS, order_of
 from retailhub.flows.order_to_cash.status import Reader
 from retailhub.flows.reconciliation.settings import ReconciliationSettings
 from retailhub.flows.storage import placeholders
@@ -127,7 +127,7 @@ def recorded_of(
 ) -> Recorded | None:
     """The row an order or return event makes, or None for another type."""
     if event.type in ORDER_EVENTS:
-        order = Order.model_validate(event.data)
+        order = order_of(event)
         status = OrderStatus.CANCELLED if event.type == ORDER_CANCELLED else order.status
         return Recorded(
             DocumentKind.ORDER,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from retailhub.bus.port import Handler, HandlerContext, Transaction
 from retailhub.canonical.cloudevents import CloudEvent
 from retailhub.canonical.order import Order, OrderStatus
+from retailhub.flows.order_to_cash.events import order_of
 from retailhub.flows.returns.events import ORDER_CANCELLED
 from retailhub.flows.storage import is_postgres, placeholders
 
@@ -69,7 +70,7 @@ def keep_sold_orders() -> Handler:
     """The `returns.ledger` handler: keep every order event's order, a cancellation as cancelled."""
 
     async def handle(event: CloudEvent, context: HandlerContext) -> None:
-        order = Order.model_validate(event.data)
+        order = order_of(event)
         if event.type == ORDER_CANCELLED and order.status is not OrderStatus.CANCELLED:
             order = order.model_copy(update={"status": OrderStatus.CANCELLED})
         await keep_order(context.transaction, order)
