@@ -271,10 +271,10 @@ class LoyaltyPort(System):
         """Take a published promotion out of the earning rules (saga compensation); no-op when
         it was never published."""
 
+    @abstractmethod
     async def put_products(self, products: Sequence[Product]) -> None:
         """Publish items (SKU, name, category, brand) to the programme's product catalogue,
-        which earning rules select on. Every product connector implements it."""
-        raise NotImplementedError(f"{self.name} keeps no product catalogue")
+        which earning rules select on."""
 
 
 class CommercePort(System):
