@@ -343,7 +343,7 @@ async def open_hub(
         bus, erp=erp, loyalty=loyalty, crm=crm, commerce=commerce, alerts=alerts, settings=patient
     )
     catalogue_settings = catalogue or CatalogueSettings(
-        baseline_first_poll=chosen.name == "sandbox"
+        baseline_first_poll=chosen.name == "sandbox", poll_interval_s=CATALOGUE_POLL_S
     )
     stop_polling = asyncio.Event()
     try:
