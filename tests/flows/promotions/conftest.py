@@ -31,7 +31,9 @@ from .helpers import World, sandbox_estate_text
 SYSTEMS = ("shopify", "odoo", "openloyalty", "poslog")
 FAST = PublishingSettings(
     validation_retry=StepRetry(max_attempts=2, interval=0.01, backoff=1.0, give_up_on=REFUSALS),
-    step_retry=StepRetry(max_attempts=2, interval=0.01, backoff=1.0, give_up_on=REFUSALS),
+    # Outlasts the estate's 0.2 s breaker reset: a system a test faulted is reachable again
+    # for the next test, whose first call may still meet the breaker open.
+    step_retry=StepRetry(max_attempts=4, interval=0.1, backoff=2.0, give_up_on=REFUSALS),
     compensation_retry=StepRetry(max_attempts=3, interval=0.01, backoff=1.0),
 )
 
