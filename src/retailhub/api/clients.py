@@ -15,14 +15,14 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from retailhub.bus.port import Transaction
-from retailhub.flows.storage import placeholders
+from retailhub.flows.storage import Reader, placeholders
 
 KEY_PREFIX = "rhk"
 DEFAULT_RATE_PER_SECOND = 50
@@ -60,14 +60,6 @@ class Scope(StrEnum):
 
 class ClientError(ValueError):
     """A client that cannot be added or revoked as asked, with a message for the operator."""
-
-
-class Reader(Protocol):
-    """Anything that runs a query: a bus `Transaction`."""
-
-    async def fetch_all(
-        self, statement: str, parameters: Sequence[Any] = ()
-    ) -> list[tuple[Any, ...]]: ...
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ the SQLite-based ones (SQLite bus, NATS state file) take `?`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Protocol
+
 
 def is_postgres(reader: object) -> bool:
     """True when `reader` (a transaction or connection) speaks PostgreSQL's `$n` parameters."""
@@ -19,3 +22,11 @@ def placeholders(reader: object, count: int, start: int = 1) -> list[str]:
     if is_postgres(reader):
         return [f"${n}" for n in range(start, start + count)]
     return ["?"] * count
+
+
+class Reader(Protocol):
+    """Anything that runs a query: a bus `Transaction`, or a test's adapter."""
+
+    async def fetch_all(
+        self, statement: str, parameters: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]: ...

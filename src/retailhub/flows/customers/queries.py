@@ -19,9 +19,9 @@ from retailhub.flows.customers.fields import to_json
 from retailhub.flows.customers.golden import GoldenRecord
 from retailhub.flows.customers.identity import MatchKey, system_key
 from retailhub.flows.customers.rules import SurvivorshipRules
-from retailhub.flows.customers.store import Reader, customers_by_key, lineage_json, load_golden
+from retailhub.flows.customers.store import customers_by_key, lineage_json, load_golden
 from retailhub.flows.customers.tables import AUDIT, CONFLICTS
-from retailhub.flows.storage import placeholders
+from retailhub.flows.storage import Reader, placeholders
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ customers a profile's keys point at.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
 import orjson
 
@@ -26,15 +25,7 @@ from retailhub.flows.customers.identity import (
 from retailhub.flows.customers.records import golden_document, golden_from_document
 from retailhub.flows.customers.rules import SurvivorshipRules
 from retailhub.flows.customers.tables import GOLDEN, KEYS
-from retailhub.flows.storage import placeholders
-
-
-class Reader(Protocol):
-    """Anything that runs a query: a bus `Transaction`, or a test's adapter."""
-
-    async def fetch_all(
-        self, statement: str, parameters: Sequence[Any] = ()
-    ) -> list[tuple[Any, ...]]: ...
+from retailhub.flows.storage import Reader, placeholders
 
 
 def lineage_json(lineage: Iterable[Lineage]) -> dict[str, list[dict[str, str]]]:

@@ -19,9 +19,8 @@ from retailhub.flows.customers.echo import Fingerprint
 from retailhub.flows.customers.fields import to_json
 from retailhub.flows.customers.golden import Conflict, ProfileChange, Source
 from retailhub.flows.customers.identity import IdentityConflict
-from retailhub.flows.customers.store import Reader
 from retailhub.flows.customers.tables import AUDIT, CONFLICTS, FINGERPRINTS
-from retailhub.flows.storage import placeholders
+from retailhub.flows.storage import Reader, placeholders
 
 FIELD_CONFLICT = "field"
 IDENTITY_CONFLICT = "identity"

@@ -16,14 +16,13 @@ system `done` in the same commit that clears the dead letter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
 
 from retailhub.bus.port import EventBus, HeldEvent, HoldState, Selection, Transaction
-from retailhub.flows.storage import placeholders
+from retailhub.flows.storage import Reader, placeholders
 
 SYSTEMS = ("erp", "stock", "loyalty", "crm")
 SUBSCRIPTION_PREFIX = "o2c."
@@ -60,14 +59,6 @@ class Outcome(StrEnum):
 
 
 SETTLED = frozenset({Outcome.DONE, Outcome.SKIPPED, Outcome.REVERSED, Outcome.ATTENTION})
-
-
-class Reader(Protocol):
-    """Anything that runs a query: a bus `Transaction`, or a test's adapter."""
-
-    async def fetch_all(
-        self, statement: str, parameters: Sequence[Any] = ()
-    ) -> list[tuple[Any, ...]]: ...
 
 
 @dataclass(frozen=True)

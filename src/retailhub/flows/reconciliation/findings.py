@@ -18,9 +18,8 @@ import orjson
 
 from retailhub.bus.port import Transaction
 from retailhub.flows.alerts import create_alerts_table, resolve_alert
-from retailhub.flows.order_to_cash.status import Reader
 from retailhub.flows.reconciliation.discrepancies import Discrepancy, DiscrepancyKind
-from retailhub.flows.storage import placeholders
+from retailhub.flows.storage import Reader, placeholders
 
 TABLE = "reconciliation_discrepancies"
 DDL = f"""

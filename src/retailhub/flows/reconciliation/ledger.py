@@ -27,9 +27,8 @@ from retailhub.canonical.money import Money
 from retailhub.canonical.order import Order, OrderStatus
 from retailhub.canonical.returns import Return, ReturnStatus
 from retailhub.flows.order_to_cash.events import ORDER_CANCELLED, ORDER_EVENTS, order_of
-from retailhub.flows.order_to_cash.status import Reader
 from retailhub.flows.reconciliation.settings import ReconciliationSettings
-from retailhub.flows.storage import placeholders
+from retailhub.flows.storage import Reader, placeholders
 
 RETURN_RECEIVED = "retail.return.received.v1"
 RETURN_REFUNDED = "retail.return.refunded.v1"

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from retailhub.bus.port import Transaction
 from retailhub.flows.returns.sql import Statement
-from retailhub.flows.storage import placeholders
+from retailhub.flows.storage import Reader, placeholders
 
 SYSTEMS = ("guard", "erp", "loyalty", "stock", "commerce", "crm")
 RETURNS_TABLE = "returns_status"
@@ -75,14 +75,6 @@ class Outcome(StrEnum):
     """Done, then undone by the saga's compensation."""
     ATTENTION = "attention"
     """Done (or maybe partly done) and could not be undone: an operator has an alert."""
-
-
-class Reader(Protocol):
-    """Anything that runs a query: a bus `Transaction`, or a test's adapter."""
-
-    async def fetch_all(
-        self, statement: str, parameters: Sequence[Any] = ()
-    ) -> list[tuple[Any, ...]]: ...
 
 
 @dataclass(frozen=True)
