@@ -132,6 +132,15 @@ class SqliteConnection:
             raise RuntimeError("the SQLite connection is not open")
         return await asyncio.get_running_loop().run_in_executor(self._executor, work, connection)
 
+    def run_here(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(connection)` on the calling thread: for statements inside a write
+        transaction this process already holds, which wait on no lock and take microseconds
+        where the hop to the connection's thread and back costs about 50 µs of CPU."""
+        connection = self._connection
+        if connection is None:
+            raise RuntimeError("the SQLite connection is not open")
+        return work(connection)
+
     async def close(self) -> None:
         """Close the connection and stop its thread."""
         connection, self._connection = self._connection, None

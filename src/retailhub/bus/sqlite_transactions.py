@@ -2,6 +2,9 @@
 
 All run on the bus's one writer connection; `BatchUnit` is begun lazily so handlers that do
 not write never hold SQLite's write lock, and each handler writes inside its own savepoint.
+BEGIN (which may wait for another process's lock) and COMMIT (which may checkpoint the WAL)
+run on the connection's thread; the statements between them run on the event loop's thread,
+since the open transaction already holds SQLite's write lock (decision 0002).
 """
 
 from __future__ import annotations
@@ -43,19 +46,19 @@ class SqliteTransaction(Transaction):
     async def execute(self, statement: str, parameters: Sequence[Any] = ()) -> None:
         """Run one statement inside the transaction."""
         await self._enter()
-        await self._bus._writer.run(lambda c: c.execute(statement, parameters))
+        self._bus._writer.run_here(lambda c: c.execute(statement, parameters))
 
     async def fetch_all(
         self, statement: str, parameters: Sequence[Any] = ()
     ) -> list[tuple[Any, ...]]:
         """Run one query inside the transaction and return its rows."""
         await self._enter()
-        return await self._bus._writer.run(lambda c: c.execute(statement, parameters).fetchall())
+        return self._bus._writer.run_here(lambda c: c.execute(statement, parameters).fetchall())
 
     async def insert(self, events: list[EncodedEvent]) -> list[int]:
         """Append events to the log within this transaction."""
         await self._enter()
-        positions, all_new = await self._bus._writer.run(
+        positions, all_new = self._bus._writer.run_here(
             partial(store.append_events, events=events, recorded_at=time.time())
         )
         if all_new:
@@ -150,7 +153,7 @@ class HandlerTransaction(SqliteTransaction):
         await self._unit.slot.acquire()
         try:
             await self._unit.begin()
-            await self._bus._writer.run(lambda c: c.execute("SAVEPOINT handler"))
+            self._bus._writer.run_here(_savepoint)
         except BaseException:
             self._unit.slot.release()
             raise
@@ -162,11 +165,16 @@ class HandlerTransaction(SqliteTransaction):
             return
         self.active = False
         try:
-            await self._bus._writer.run(_release if handled else _roll_back_savepoint)
+            self._bus._writer.run_here(_release if handled else _roll_back_savepoint)
             if handled:
                 self._unit.published.extend(self.published)
         finally:
             self._unit.slot.release()
+
+
+def _savepoint(connection: Any) -> None:
+    """Start a handler's share of the batch transaction."""
+    connection.execute("SAVEPOINT handler")
 
 
 def _release(connection: Any) -> None:
