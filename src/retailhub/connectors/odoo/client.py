@@ -13,9 +13,10 @@ content/developer/reference/external_api.rst) and the controller behind it
   key, 404 for an unknown model or method, 422 for a UserError/ValidationError or arguments
   that do not bind, 500 otherwise.
 - Every call is its own transaction; there is no idempotency key, so the connector looks a
-  document up by the key it stores on it before creating it. Only reads (`search_read`) and
-  absolute writes (`write`) are marked idempotent, so the policy never repeats a `create` or an
-  action on its own.
+  document up by the key it stores on it before creating it. Only reads (`search_read`,
+  `read`) and absolute writes (`write`) are marked idempotent, so the policy never repeats a
+  `create` or an action on its own. `create` takes a list of value dicts and answers their ids
+  (`@api.model_create_multi`), in one transaction.
 Paging is `search_read` with `limit`, `offset` and a total `order` (ending in `id`).
 """
 
@@ -155,15 +156,47 @@ class OdooClient:
         self, model: str, values: Mapping[str, Any], *, context: Mapping[str, Any] | None = None
     ) -> int:
         """Create one record; its id."""
-        result = await self.call(model, "create", vals_list=[dict(values)], context=context)
+        [created] = await self.create_many(model, [values], context=context)
+        return created
+
+    async def create_many(
+        self,
+        model: str,
+        values_list: Sequence[Mapping[str, Any]],
+        *,
+        context: Mapping[str, Any] | None = None,
+    ) -> list[int]:
+        """Create records in one call and one transaction (`@api.model_create_multi`: all of
+        them or, when Odoo refuses one, none); their ids in the order of `values_list`."""
+        result = await self.call(
+            model, "create", vals_list=[dict(values) for values in values_list], context=context
+        )
         if (
             not isinstance(result, list)
-            or len(result) != 1
-            or not isinstance(result[0], int)
-            or isinstance(result[0], bool)
+            or len(result) != len(values_list)
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in result)
         ):
-            raise MappingError(model, None, "$", f"create answered {result!r}, not [id]")
-        return result[0]
+            raise MappingError(
+                model, None, "$", f"create of {len(values_list)} answered {result!r}, not ids"
+            )
+        return result
+
+    async def read(
+        self,
+        model: str,
+        ids: Sequence[int],
+        fields: Sequence[str],
+        *,
+        context: Mapping[str, Any] | None = None,
+    ) -> list[Record]:
+        """The records `ids` with `fields` (and `id`), in the order of `ids`; Odoo answers
+        MissingError (404) when one does not exist."""
+        result = await self.call(
+            model, "read", ids=ids, fields=list(fields), context=context, idempotent=True
+        )
+        if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
+            raise MappingError(model, None, "$", "read did not answer a list of records")
+        return result
 
     async def write(
         self,
