@@ -11,12 +11,13 @@ Idempotency, as Odoo takes no idempotency key:
   again. The adjustment reads the quant and sets the counted quantity to on hand + delta:
   Odoo's JSON-2 calls are separate transactions, so a sale booked between the read and the
   apply is overwritten; the window is one round trip.
-Stores are warehouses whose `code` is the store code; customers are partners whose `ref` is
-the golden customer id (a walk-in partner for anonymous sales).
+Stores are warehouses whose `code` is the store code (`stores.py`); customers are partners
+whose `ref` is the golden customer id (a walk-in partner for anonymous sales).
 
-Calls per completed sale: the lookup by key, the create, the confirmation and one read of the
-result. Variant ids by SKU/GTIN and partner ids by customer come from a bounded, expiring cache
-(`REFERENCE_TTL_S`); a write Odoo refuses forgets the ids it named, so its retry reads them.
+Calls per completed sale alone: the lookup by key, the create, the confirmation and one read of
+the result; sales posted at the same time share each of those calls (`sale_orders.py`).
+Variant ids by SKU/GTIN and partner ids by customer come from a bounded, expiring cache
+(`references.py`); a write Odoo refuses forgets the ids it named, so its retry reads them.
 """
 
 from __future__ import annotations
@@ -33,9 +34,8 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from retailhub.canonical.base import Channel
-from retailhub.canonical.identifiers import is_valid_gtin, normalise_gtin
 from retailhub.canonical.inventory import InventoryLevel
-from retailhub.canonical.order import Order, OrderStatus
+from retailhub.canonical.order import Order
 from retailhub.canonical.price import Price
 from retailhub.canonical.product import Product
 from retailhub.canonical.returns import Return
@@ -50,28 +50,21 @@ from retailhub.connectors.odoo.catalogue import (
 )
 from retailhub.connectors.odoo.client import OdooClient, OdooRefused, Record
 from retailhub.connectors.odoo.fields import OdooRecord, decimal_text, odoo_datetime
+from retailhub.connectors.odoo.references import References
+from retailhub.connectors.odoo.sale_orders import SaleOrders
 from retailhub.connectors.odoo.sales import (
     CREDIT_NOTE_FIELDS,
     SALE_ORDER_FIELDS,
-    Products,
     credit_note_posting,
     credit_note_values,
     sale_order_posting,
-    sale_order_values,
 )
 from retailhub.connectors.odoo.stock import QUANT_FIELDS, quants_to_levels
+from retailhub.connectors.odoo.stores import Stores
 from retailhub.connectors.ports import ErpPort, Posting, PricingControl
 from retailhub.resilience import ResiliencePolicy, Resilient
-from retailhub.resilience.cache import ReferenceCache
 
 _log = structlog.get_logger(__name__)
-
-PRODUCT_CACHE_ENTRIES = 50_000
-PARTNER_CACHE_ENTRIES = 20_000
-REFERENCE_TTL_S = 600.0
-"""Variant ids by SKU or GTIN and partner ids by customer are kept this long: Odoo's ids never
-change, so only a SKU given to another variant (or a partner merged) is seen late, and a write
-Odoo refuses forgets the ids it named at once."""
 
 
 @dataclass(frozen=True)
@@ -105,13 +98,6 @@ class OdooSettings:
     page_size: int = 200
 
 
-@dataclass(frozen=True)
-class _Store:
-    code: str
-    warehouse_id: int
-    stock_location_id: int
-
-
 class OdooConnector(ErpPort):
     """Odoo as the hub's ERP."""
 
@@ -134,16 +120,20 @@ class OdooConnector(ErpPort):
         )
         self._zone = ZoneInfo(self.settings.timezone)
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._stores: dict[str, _Store] | None = None
         self._quant_locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._store_locations: dict[int, str] = {}
-        self._located: set[str] = set()
         self._sku_by_product: dict[int, str] = {}
-        self._product_ids: ReferenceCache[tuple[str, str], int] = ReferenceCache(
-            max_entries=PRODUCT_CACHE_ENTRIES, ttl_s=REFERENCE_TTL_S
+        page_size = self.settings.page_size
+        self.stores = Stores(self.client, page_size=page_size)
+        self.references = References(
+            self.client, walk_in_ref=self.settings.walk_in_ref, page_size=page_size
         )
-        self._partners: ReferenceCache[str, int] = ReferenceCache(
-            max_entries=PARTNER_CACHE_ENTRIES, ttl_s=REFERENCE_TTL_S
+        self.sale_orders = SaleOrders(
+            self.client,
+            self.references,
+            self.stores,
+            timezone=self._zone,
+            default_location=self.settings.default_location,
+            shipping_sku=self.settings.shipping_sku,
         )
 
     @classmethod
@@ -198,46 +188,15 @@ class OdooConnector(ErpPort):
     # sales and returns
 
     async def post_sale_order(self, order: Order, key: str) -> Posting:
-        """Look the key up; create the sale order if absent, confirm it if it is a completed
-        sale still in quotation, and read it once at the end (Odoo computes the total)."""
-        found = await self._sale_order(key)
-        if found is None:
-            order_id, state = await self._create_sale_order(order, key), "draft"
-        else:
-            order_id, state = int(found["id"]), str(found.get("state"))
-        if order.status is OrderStatus.COMPLETED and state in ("draft", "sent"):
-            await self.client.act("sale.order", "action_confirm", [order_id])
-            found = None
-        if found is None:
-            found = await self._read("sale.order", order_id)
-        return sale_order_posting(found, await self._store_by_warehouse(), self._zone)
-
-    async def _create_sale_order(self, order: Order, key: str) -> int:
-        """Create the quotation; a refusal forgets the cached ids it named, so the retry reads
-        them afresh (a product or partner merged or deleted in Odoo)."""
-        store = await self._store(order.location or self.settings.default_location)
-        items = [(line.sku, line.gtin) for line in order.lines]
-        shipping = self.settings.shipping_sku
-        products = await self._products_for([*items, (shipping, None)] if shipping else items)
-        partner = await self._partner(order.customer_id, order.email)
-        values = sale_order_values(
-            order,
-            key,
-            partner_id=partner,
-            warehouse_id=store.warehouse_id,
-            products=products,
-            shipping_product_id=products.by_sku.get(shipping) if shipping else None,
-        )
-        try:
-            return await self.client.create("sale.order", values)
-        except OdooRefused:
-            self._forget_references(items, order.customer_id)
-            raise
+        """The sale order for `order` under `key`, once per key: created, confirmed when the
+        sale is completed, and answered as Odoo computed it; written together with the sales
+        posted meanwhile (see `sale_orders.py`)."""
+        return await self.sale_orders.post(order, key)
 
     async def find_posting(self, key: str) -> Posting | None:
-        order = await self._sale_order(key)
+        order = await self.sale_orders.find(key)
         if order is not None:
-            return sale_order_posting(order, await self._store_by_warehouse(), self._zone)
+            return await self.sale_orders.posting(order)
         note = await self._credit_note(key)
         return None if note is None else credit_note_posting(note)
 
@@ -249,18 +208,7 @@ class OdooConnector(ErpPort):
         pickings that are not done; goods already delivered come back only by a return picking,
         which is the ERP's own workflow (to confirm per database: a locked order must be
         unlocked first, and Odoo refuses to cancel one with a posted invoice)."""
-        found = await self._sale_order(key)
-        if found is None:
-            return None
-        if found.get("state") != "cancel":
-            await self.client.act(
-                "sale.order",
-                "action_cancel",
-                [found["id"]],
-                context={"disable_cancel_warning": True},
-            )
-            found = await self._read("sale.order", found["id"])
-        return sale_order_posting(found, await self._store_by_warehouse(), self._zone)
+        return await self.sale_orders.cancel(key)
 
     def circuit_state(self) -> str:
         """The state of the breaker guarding calls to this Odoo database."""
@@ -272,8 +220,8 @@ class OdooConnector(ErpPort):
             values = credit_note_values(
                 document,
                 key,
-                partner_id=await self._partner(document.customer_id, None),
-                products=await self._products_for(
+                partner_id=await self.references.partner(document.customer_id, None),
+                products=await self.references.products_for(
                     [(line.sku, line.gtin) for line in document.lines]
                 ),
                 store=document.received_location or document.initiated_location,
@@ -283,12 +231,12 @@ class OdooConnector(ErpPort):
                 move_id = await self.client.create("account.move", values)
             except OdooRefused:
                 lines = [(line.sku, line.gtin) for line in document.lines]
-                self._forget_references(lines, document.customer_id)
+                self.references.forget(lines, document.customer_id)
                 raise
-            found = await self._read("account.move", move_id)
+            found = await self._read_credit_note(move_id)
         if found.get("state") == "draft":
             await self.client.act("account.move", "action_post", [found["id"]])
-            found = await self._read("account.move", found["id"])
+            found = await self._read_credit_note(found["id"])
         return credit_note_posting(found)
 
     async def void_credit_note(self, key: str) -> None:
@@ -311,9 +259,9 @@ class OdooConnector(ErpPort):
             ("ref", "!=", False),
         ]
         if location is not None:
-            orders.append(("warehouse_id", "=", (await self._store(location)).warehouse_id))
+            orders.append(("warehouse_id", "=", (await self.stores.get(location)).warehouse_id))
             notes.append(("invoice_origin", "=", location))
-        stores = await self._store_by_warehouse()
+        stores = await self.stores.by_warehouse()
         found = [
             sale_order_posting(record, stores, self._zone)
             async for record in self._all("sale.order", orders, SALE_ORDER_FIELDS)
@@ -342,8 +290,8 @@ class OdooConnector(ErpPort):
     async def _adjust_stock(self, sku: str, location: str, delta: Decimal, key: str) -> None:
         if await self._adjusted(key):
             return
-        store = await self._store(location)
-        products = await self._products_for([(sku, None)])
+        store = await self.stores.get(location)
+        products = await self.references.products_for([(sku, None)])
         product = products.id_for(sku, None, "inventory", f"{sku}@{location}", "$.sku")
         quants = await self.client.search_read(
             "stock.quant",
@@ -387,10 +335,9 @@ class OdooConnector(ErpPort):
         return bool(moves)
 
     async def stock_levels(self, location: str | None = None) -> list[InventoryLevel]:
-        stores = await self._all_stores()
-        codes = [location] if location is not None else list(stores)
-        roots = [(await self._store(code)).stock_location_id for code in codes]
-        store_by_location = await self._locations_of(codes)
+        codes = [location] if location is not None else list(await self.stores.all())
+        roots = [(await self.stores.get(code)).stock_location_id for code in codes]
+        store_by_location = await self.stores.locations_of(codes)
         quants = [
             record
             async for record in self._all(
@@ -465,18 +412,13 @@ class OdooConnector(ErpPort):
             for record in page:
                 yield record
 
-    async def _read(self, model: str, record_id: int) -> Record:
-        fields = SALE_ORDER_FIELDS if model == "sale.order" else CREDIT_NOTE_FIELDS
-        found = await self.client.search_read(model, [("id", "=", record_id)], fields, limit=1)
-        if not found:
-            raise MappingError(model, str(record_id), "$", "the record just written is not found")
-        return found[0]
-
-    async def _sale_order(self, key: str) -> Record | None:
+    async def _read_credit_note(self, move_id: int) -> Record:
         found = await self.client.search_read(
-            "sale.order", [("client_order_ref", "=", key)], SALE_ORDER_FIELDS, limit=1
+            "account.move", [("id", "=", move_id)], CREDIT_NOTE_FIELDS, limit=1
         )
-        return found[0] if found else None
+        if not found:
+            raise MappingError("account.move", str(move_id), "$", "the note just written is gone")
+        return found[0]
 
     async def _credit_note(self, key: str) -> Record | None:
         found = await self.client.search_read(
@@ -486,39 +428,6 @@ class OdooConnector(ErpPort):
             limit=1,
         )
         return found[0] if found else None
-
-    async def _all_stores(self) -> dict[str, _Store]:
-        if self._stores is None:
-            stores = {}
-            async for record in self._all("stock.warehouse", [], ["code", "lot_stock_id"]):
-                warehouse = OdooRecord("stock.warehouse", record)
-                code = warehouse.required_text("code")
-                location = warehouse.required_many2one("lot_stock_id")[0]
-                stores[code] = _Store(code, warehouse.id, location)
-            self._stores = stores
-        return self._stores
-
-    async def _store(self, code: str) -> _Store:
-        store = (await self._all_stores()).get(code)
-        if store is None:
-            raise MappingError(
-                "location", code, "$.location", f"no Odoo warehouse has the code {code!r}"
-            )
-        return store
-
-    async def _store_by_warehouse(self) -> dict[int, str]:
-        return {store.warehouse_id: code for code, store in (await self._all_stores()).items()}
-
-    async def _locations_of(self, codes: Sequence[str]) -> dict[int, str]:
-        """The store of every location in or below the stock location of each store in `codes`."""
-        for code in codes:
-            if code in self._located:
-                continue
-            root = (await self._store(code)).stock_location_id
-            async for record in self._all("stock.location", [("id", "child_of", root)], ["id"]):
-                self._store_locations[record["id"]] = code
-            self._located.add(code)
-        return self._store_locations
 
     async def _skus_of(self, product_ids: set[int]) -> dict[int, str]:
         missing = sorted(product_ids - set(self._sku_by_product))
@@ -533,79 +442,6 @@ class OdooConnector(ErpPort):
                 if record.get("default_code"):
                     self._sku_by_product[record["id"]] = record["default_code"]
         return self._sku_by_product
-
-    async def _products_for(self, items: Sequence[tuple[str | None, str | None]]) -> Products:
-        """The variants the lines name, by SKU and by GTIN (archived ones included): from the
-        cache, and what it lacks in one lookup."""
-        skus = {sku for sku, _ in items if sku}
-        gtins = {normalise_gtin(gtin) for _, gtin in items if gtin}
-        by_sku = {sku: found for sku in skus if (found := self._product_ids.get(("sku", sku)))}
-        by_gtin = {
-            code: found for code in gtins if (found := self._product_ids.get(("gtin", code)))
-        }
-        missing_skus, missing_gtins = sorted(skus - set(by_sku)), sorted(gtins - set(by_gtin))
-        if missing_skus or missing_gtins:
-            looked_up = await self._look_up_products(missing_skus, missing_gtins)
-            for sku, found in looked_up.by_sku.items():
-                self._product_ids.put(("sku", sku), found)
-            for code, found in looked_up.by_gtin.items():
-                self._product_ids.put(("gtin", code), found)
-            by_sku.update((sku, looked_up.by_sku[sku]) for sku in skus & set(looked_up.by_sku))
-            by_gtin.update(
-                (code, looked_up.by_gtin[code]) for code in gtins & set(looked_up.by_gtin)
-            )
-        return Products(by_sku, by_gtin)
-
-    async def _look_up_products(self, skus: Sequence[str], gtins: Sequence[str]) -> Products:
-        """The variants with these internal references or barcodes, asked of Odoo."""
-        barcodes = sorted({code for gtin in gtins for code in _barcode_forms(gtin)})
-        terms: list[Any] = []
-        if skus:
-            terms.append(("default_code", "in", list(skus)))
-        if barcodes:
-            terms.append(("barcode", "in", barcodes))
-        if not terms:
-            return Products({}, {})
-        domain: list[Any] = ["|", *terms] if len(terms) == 2 else terms
-        by_sku: dict[str, int] = {}
-        by_gtin: dict[str, int] = {}
-        async for record in self._all(
-            "product.product", domain, ["default_code", "barcode"], context={"active_test": False}
-        ):
-            if record.get("default_code"):
-                by_sku[record["default_code"]] = record["id"]
-            barcode = record.get("barcode")
-            if isinstance(barcode, str) and is_valid_gtin(barcode):
-                by_gtin[normalise_gtin(barcode)] = record["id"]
-        return Products(by_sku, by_gtin)
-
-    def _forget_references(
-        self, items: Sequence[tuple[str | None, str | None]], customer_id: str | None
-    ) -> None:
-        """Forget the cached ids a refused write named."""
-        self._product_ids.forget(("sku", sku) for sku, _ in items if sku)
-        self._product_ids.forget(("gtin", normalise_gtin(gtin)) for _, gtin in items if gtin)
-        self._partners.forget([customer_id or self.settings.walk_in_ref])
-
-    async def _partner(self, customer_id: str | None, email: str | None) -> int:
-        """The partner whose `ref` is the customer id (the walk-in partner when anonymous),
-        created on first use."""
-        ref = customer_id or self.settings.walk_in_ref
-        known = self._partners.get(ref)
-        if known is not None:
-            return known
-        found = await self.client.search_read(
-            "res.partner", [("ref", "=", ref)], ["id"], limit=1, context={"active_test": False}
-        )
-        if found:
-            partner = int(found[0]["id"])
-        else:
-            name = email or customer_id or "Walk-in customer"
-            partner = await self.client.create(
-                "res.partner", {"name": name, "ref": ref, "email": email or False}
-            )
-        self._partners.put(ref, partner)
-        return partner
 
     async def _vat_rates(self) -> dict[int, Decimal]:
         rates = {}
@@ -664,9 +500,3 @@ def _optional(options: Mapping[str, Any], name: str, default: str | None) -> str
     """An option that may be switched off with an empty value."""
     value = options.get(name, default)
     return str(value) if value else None
-
-
-def _barcode_forms(gtin: str) -> list[str]:
-    """The ways Odoo's barcode field may hold a GTIN: as GTIN-14, 13, 12 or 8 (no padding)."""
-    code = normalise_gtin(gtin)
-    return [code[-n:] for n in (14, 13, 12, 8) if set(code[:-n]) <= {"0"}]
