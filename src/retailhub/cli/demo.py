@@ -9,6 +9,7 @@ from rich.console import Console
 
 from retailhub.demo.run import play_day_live, summary_table
 from retailhub.demo.sandbox_process import SandboxFailedToStart
+from retailhub.observability.logging import configure_logging
 
 DEFAULT_HOME = Path(".retailhub/demo")
 
@@ -33,8 +34,11 @@ def demo(
 ) -> None:
     """Start the sandbox estate and the hub on the embedded default, play a trading day (store
     and web orders, the bonus-points campaign, a loyalty and an ERP outage at mid-day) with live
-    progress, and end with the day's summary. The state stays in --home for inspection."""
+    progress, and end with the day's summary. The state, and the hub's log (hub.log), stay in
+    --home for inspection."""
     console = Console()
+    log = home.resolve() / "hub.log"
+    configure_logging(path=log)
     try:
         summary = play_day_live(
             home, minutes=minutes, seed=seed, orders_per_minute=orders_per_minute
@@ -44,5 +48,7 @@ def demo(
         raise typer.Exit(1) from None
     console.print(summary_table(summary))
     console.print(f"Inspect the day: RETAILHUB_HOME={summary.home / 'hub'} retailhub events tail")
+    if log.exists():
+        console.print(f"The hub's log of the day: {log}")
     if not summary.caught_up:
         raise typer.Exit(1)
