@@ -18,7 +18,16 @@ from retailhub.flows.customers.fields import FieldValue, profile_fields
 from retailhub.flows.customers.rules import SurvivorshipRules
 
 Stamp = tuple[datetime, int, str]
-"""The order of changes: (moment, sequence, event id)."""
+"""The order of changes: (moment to the second, sequence, event id)."""
+
+
+def stamp_of(at: datetime, sequence: int, event_id: str) -> Stamp:
+    """The order of a change made at `at` that arrived `sequence`-th in the hub's log.
+
+    Moments count to the second: Shopify and Open Loyalty stamp changes to the second and
+    HubSpot to the millisecond, so a later edit in one system can carry an earlier moment than
+    an edit made in another within the same second. Within a second, arrival decides."""
+    return (at.replace(microsecond=0), sequence, event_id)
 
 
 @dataclass(frozen=True)
@@ -31,13 +40,14 @@ class Source:
     at: datetime
     sequence: int = 0
     """The change's position in the hub's log: systems that stamp changes to the second
-    (Shopify) report two edits within one second with one time, and arrival tells them apart."""
+    (Shopify, Open Loyalty) report edits within one second with one time, and arrival tells
+    them apart, from each other and from another system's edits in that second."""
 
     @property
     def stamp(self) -> Stamp:
-        """The order of changes: by time, then by arrival, then by event id so that ties are
-        still ordered."""
-        return (self.at, self.sequence, self.event_id)
+        """The order of changes: by moment to the second, then by arrival, then by event id so
+        that ties are still ordered."""
+        return stamp_of(self.at, self.sequence, self.event_id)
 
 
 @dataclass(frozen=True)
@@ -71,17 +81,33 @@ class Lineage:
         return tuple(dict.fromkeys(s.system for s in self.sources))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Conflict:
     """A change the golden record refused: `challenger` would replace `standing` but may not
     (equal priority, or lower priority, within the field's window). Open until a later change
-    supersedes one of them; the field is not propagated while it is open."""
+    supersedes one of them; the field is not propagated while it is open.
+
+    A conflict is the refusal of one claim: two are the same conflict when they refuse the
+    same change of the same field, whatever reports confirmed either party since."""
 
     customer_id: str
     field: str
     standing: Claim
     challenger: Claim
     reason: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """What identifies the conflict: customer, field, and the refused change's system and
+        event (the key it is stored under)."""
+        source = self.challenger.source
+        return (self.customer_id, self.field, source.system, source.event_id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Conflict) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ field again from all claims (`rules`), and says what changed, whom to tell, and 
 opened or closed. It is pure: the caller stores the record, sends the propagations through the
 ports and writes the audit trail, all in the handler's transaction.
 
-The conflict rule, for `priority` fields. Claims are taken in time order (at equal times the
-lower-priority system first, so the higher one decides) and a value stands until a claim:
+The conflict rule, for `priority` fields. Claims are taken in the order of their changes'
+stamps: by moment to the second (Shopify and Open Loyalty stamp changes to the second, HubSpot
+to the millisecond), then by arrival in the hub's log, and at the same stamp the lower-priority
+system first, so the higher one decides. A value stands until a claim:
 
 1. agrees with it (compared within what the claiming system can hold): the value stays, and
    lineage moves to the claim only if it comes from a strictly higher-priority system;
@@ -19,7 +21,9 @@ lower-priority system first, so the higher one decides) and a value stands until
 A refused claim newer than the value that finally stands is an open `Conflict`: the golden
 value is not changed, and the field is propagated to no system until a later change closes it
 (a newer claim from a higher-priority system, or from either party, that settles the fold).
-A data steward settles a conflict by reporting as a system ranked first for the field.
+A data steward settles a conflict by reporting as a system ranked first for the field. A report
+that only repeats either party's value leaves the conflict as it is (it is the refusal of one
+change, `Conflict.key`), so repeated webhooks neither close nor reopen it.
 
 Because every field is decided from the claims alone, changes from different systems give the
 same golden record in any order. One exception is deliberate: when a system reports again a
@@ -268,8 +272,9 @@ def _priority(
 ) -> Decision:
     """The fold described in the module docstring."""
 
-    def order(claim: Claim) -> tuple[datetime, int, str]:
-        return (claim.source.at, -rule.rank(claim.source.system), claim.source.system)
+    def order(claim: Claim) -> tuple[datetime, int, int, str]:
+        moment, sequence, _ = claim.source.stamp
+        return (moment, sequence, -rule.rank(claim.source.system), claim.source.system)
 
     standing: Claim | None = None
     refused: list[Claim] = []
