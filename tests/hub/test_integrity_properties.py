@@ -119,10 +119,6 @@ async def reports_until_echo(world: World, driver: Driver) -> None:
 )
 @settings(
     max_examples=5,
-    # Drawn from a fixed seed so CI is repeatable: other seeds have found customer sync
-    # not settling when names are edited in several systems at once (an open defect,
-    # see docs/flows-customer-sync.md); run with derandomize off to hunt.
-    derandomize=True,
     deadline=None,
     # Examples share one sandbox and hub: report a failure as drawn, unshrunk.
     phases=[Phase.generate],

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from retailhub.bus.port import Selection
@@ -108,10 +108,6 @@ async def audited(bus: SqliteBus, golden_id: str) -> dict[AuditKind, int]:
 
 @settings(
     max_examples=4,
-    # Drawn from a fixed seed so CI is repeatable: other seeds have found customer sync
-    # not settling when names are edited in several systems at once (an open defect,
-    # see docs/flows-customer-sync.md); run with derandomize off to hunt.
-    derandomize=True,
     deadline=None,
     # Each example takes a fresh customer of the sandbox: report a failure as drawn, unshrunk.
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
@@ -119,6 +115,17 @@ async def audited(bus: SqliteBus, golden_id: str) -> dict[AuditKind, int]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(edits=EDITS, fault_rate=FAULT_RATES)
+# A draw that did not settle: Open Loyalty's rename in the second of the CRM's looked older.
+@example(
+    edits=[
+        ("hubspot", "given_name", 1),
+        ("shopify", "family_name", 1),
+        ("openloyalty", "given_name", 0),
+        ("hubspot", "family_name", 0),
+        ("hubspot", "given_name", 1),
+    ],
+    fault_rate=0.4,
+)
 async def test_every_system_converges_to_the_golden_record(
     world: SyncWorld, edits: list[tuple[str, str, int]], fault_rate: float
 ) -> None:
