@@ -1,8 +1,9 @@
 """The business rules of the emulated Odoo that the connector relies on: sale order and invoice
 numbering and totals, confirming, posting and cancelling, inventory adjustments that book a
-stock move named after the caller's reference, and, when the database delivers on
-confirmation, the delivery of a confirmed order's stocked goods and their return when it is
-cancelled.
+stock move named after the caller's reference, deleting a quant (counted to zero and applied
+first, as Odoo does for a stock manager), and, when the database delivers on confirmation, the
+delivery of a confirmed order's stocked goods and their return when it is cancelled. Every
+write stamps the record's `write_date`, quants included, as Odoo's ORM does.
 
 Delivery: real Odoo confirms a sale order into a delivery that reserves the goods, and on-hand
 stock drops when someone validates it; a cancelled order's delivered goods come back through a
@@ -38,7 +39,7 @@ SALE, SALE_LINE = MODELS["sale.order"], MODELS["sale.order.line"]
 MOVE, MOVE_LINE = MODELS["account.move"], MODELS["account.move.line"]
 QUANT, STOCK_MOVE = MODELS["stock.quant"], MODELS["stock.move"]
 LOCATION, WAREHOUSE = MODELS["stock.location"], MODELS["stock.warehouse"]
-PRODUCT = MODELS["product.product"]
+PRODUCT, PRICELIST_RULE = MODELS["product.product"], MODELS["product.pricelist.item"]
 
 
 def line_total(quantity: float, price_unit: float, discount: float = 0.0) -> Decimal:
@@ -98,6 +99,19 @@ class Business:
             self.orm.write(model, ids, {**values, "inventory_quantity_set": True})
             return
         self.orm.write(model, ids, values)
+
+    def unlink(self, model_name: str, ids: Sequence[int], context: Context) -> None:
+        """`unlink` of records, for the models whose deletion is emulated: a pricelist rule is
+        deleted; a quant, as a stock manager deletes one in Odoo, is first counted to zero and
+        applied (a done inventory move), then deleted."""
+        model = MODELS[model_name]
+        if model is QUANT:
+            counting = {**context, "inventory_mode": True}
+            self.write(model_name, ids, {"inventory_quantity": 0.0}, counting)
+            self._apply_inventory(list(ids), counting)
+        elif model is not PRICELIST_RULE:
+            raise faults.value_error(f"unlink of {model_name} is not emulated")
+        self.orm.delete(model, ids)
 
     def act(self, model_name: str, method: str, ids: Sequence[int], context: Context) -> Any:
         """Run a record method (`action_confirm`, `action_post`, ...) on `ids`."""

@@ -57,6 +57,7 @@ _GENERIC = {
     "read": Signature(frozenset({"fields", "load"}), on_records=True),
     "create": Signature(frozenset({"vals_list"}), ("vals_list",)),
     "write": Signature(frozenset({"vals"}), ("vals",), on_records=True),
+    "unlink": Signature(frozenset(), on_records=True),
 }
 _ACTION = Signature(frozenset(), on_records=True)
 
@@ -187,6 +188,9 @@ class OdooEmulator(Emulator):
             return [business.create(model_name, vals, context) for vals in many]
         if method == "write":
             business.write(model_name, ids, args["vals"], context)
+            return True
+        if method == "unlink":
+            business.unlink(model_name, ids, context)
             return True
         return business.act(model_name, method, ids, context)
 

@@ -173,6 +173,14 @@ class Orm:
             self._apply_one2many(model, record_id, values)
             self.refresh_display_name(model, record_id)
 
+    def delete(self, model: Model, ids: Sequence[int]) -> None:
+        """Remove the records `ids`; MissingError when one does not exist."""
+        self._rows(model, ids)
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            self.db.execute(f"DELETE FROM {model.table} WHERE id IN ({marks})", chunk)
+
     def insert(self, model: Model, columns: Mapping[str, Any]) -> int:
         """Insert stored column values as they are (seeding and business methods use this)."""
         names = ", ".join(columns)
