@@ -133,16 +133,25 @@ class ErpPort(System):
         per key."""
 
     @abstractmethod
-    async def stock_levels(self, location: str | None = None) -> list[InventoryLevel]:
-        """Current stock, for one location or all."""
+    async def stock_levels(
+        self, location: str | None = None, changed_since: datetime | None = None
+    ) -> list[InventoryLevel]:
+        """Current stock, for one location or all; with `changed_since`, only the levels whose
+        stock was written after that moment (an ERP stamping whole seconds includes that
+        second), None for every level. A level whose stock records were deleted since is not
+        in a "changed since" read: only a full read shows it gone."""
 
     @abstractmethod
     def products(self, changed_since: datetime | None = None) -> AsyncIterator[Product]:
         """The item master, page by page, optionally only what changed since a moment."""
 
     @abstractmethod
-    async def prices(self, skus: Sequence[str] | None = None) -> list[Price]:
-        """Current prices, for some SKUs or all."""
+    async def prices(
+        self, skus: Sequence[str] | None = None, changed_since: datetime | None = None
+    ) -> list[Price]:
+        """Current prices, for some SKUs or all; with `changed_since`, only the prices of SKUs
+        whose price records were written after that moment (or whose sale started or ended
+        since), None for every price."""
 
     @abstractmethod
     async def pricing_controls(self, skus: Sequence[str]) -> list[PricingControl]:

@@ -1,7 +1,8 @@
 """Contract: the Odoo emulator stamps `write_date` as Odoo's ORM does — on every quant a stock
 move changes (inventory adjustments, deliveries, their returns) and on every written pricelist
 rule or variant — compares datetimes in domains, and deletes a quant as Odoo does for a stock
-manager: counted to zero and applied first. The emulator runs on the test's clock."""
+manager: counted to zero and applied first. The connector reads the stock and prices changed
+since a moment from those stamps. The emulator and the connector run on the test's clock."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from odoo_documents import sale
 from odoo_sandbox import FAST
 
+from retailhub.canonical.base import Channel
 from retailhub.connectors.odoo.connector import OdooConnector, OdooCredentials
 from retailhub.connectors.odoo.fields import odoo_datetime
 from retailhub.sandbox.faults import CONTROL_PREFIX
@@ -164,3 +166,103 @@ async def test_deleting_a_pricelist_rule(odoo: OdooConnector) -> None:
     assert not await odoo.client.search_read(
         "product.pricelist.item", [("id", "=", rule["id"])], ["id"]
     )
+
+
+async def test_stock_changed_since_holds_whole_levels_of_the_items_that_moved(
+    odoo: OdooConnector, clock: Clock
+) -> None:
+    since = clock.now
+    moved = clock.tick()
+    await odoo.adjust_stock(SOLD[0], "AMS01", Decimal(4), "count-2")
+    everywhere = {(level.sku, level.location): level for level in await odoo.stock_levels()}
+
+    changed = await odoo.stock_levels(changed_since=since)
+
+    assert {level.sku for level in changed} == {SOLD[0]}
+    assert {level.location for level in changed} == {
+        location for sku, location in everywhere if sku == SOLD[0]
+    }
+    assert all(level == everywhere[level.sku, level.location] for level in changed)
+    assert [level.location for level in await odoo.stock_levels("AMS01", since)] == ["AMS01"]
+    assert await odoo.stock_levels("UTR03", changed_since=since) == [], "nothing moved there"
+    # Odoo stamps whole seconds: a moment within the change's second still finds it.
+    assert await odoo.stock_levels(changed_since=moved + timedelta(milliseconds=500))
+    assert await odoo.stock_levels(changed_since=clock.tick()) == []
+
+
+async def test_a_deleted_quant_is_not_a_change_only_a_full_read_shows_it_gone(
+    odoo: OdooConnector, estate: Estate, clock: Clock
+) -> None:
+    level = next(level for level in estate.inventory if level.on_hand > 0 and not level.reserved)
+    [quant] = await quants_of(odoo, level.sku, level.location)
+    since = clock.tick()
+    await odoo.client.call("stock.quant", "unlink", ids=[quant["id"]])
+
+    assert await odoo.stock_levels(changed_since=since) == []
+    assert (level.sku, level.location) not in {
+        (held.sku, held.location) for held in await odoo.stock_levels()
+    }
+
+
+async def test_prices_changed_since_follow_variants_and_their_rules(
+    odoo: OdooConnector, estate: Estate, clock: Clock
+) -> None:
+    on_sale = [p.sku for p in estate.products if estate.price(p.sku, Channel.WEB).sale_price]
+    resaled, scheduled = on_sale[:2]
+    relisted = next(
+        p.sku
+        for p in estate.products
+        if not any(
+            estate.price(p.sku, channel).sale_price for channel in (Channel.STORE, Channel.WEB)
+        )
+    )
+    [web_list] = await odoo.client.search_read(
+        "product.pricelist", [("name", "=", odoo.settings.pricelists[Channel.WEB])], ["id"]
+    )
+    [rule] = await odoo.client.search_read(
+        "product.pricelist.item",
+        [
+            ("pricelist_id", "=", web_list["id"]),
+            ("product_id", "=", await variant_id(odoo, resaled)),
+        ],
+        ["fixed_price"],
+    )
+    cheaper = Decimal(str(rule["fixed_price"])) - Decimal("0.10")
+    since = clock.now
+    clock.tick()
+    await odoo.client.write(
+        "product.product", [await variant_id(odoo, relisted)], {"list_price": 9.99}
+    )
+    await odoo.client.write("product.pricelist.item", [rule["id"]], {"fixed_price": float(cheaper)})
+
+    changed = {(p.sku, p.channel): p for p in await odoo.prices(changed_since=since)}
+
+    assert set(changed) == {
+        (sku, channel) for sku in (relisted, resaled) for channel in odoo.settings.pricelists
+    }
+    assert {p.list_price.amount for p in changed.values() if p.sku == relisted} == {Decimal("9.99")}
+    sale_price = changed[resaled, Channel.WEB].sale_price
+    assert sale_price is not None
+    assert sale_price.amount == cheaper
+    assert {p.sku for p in await odoo.prices([relisted], changed_since=since)} == {relisted}
+    assert await odoo.prices(changed_since=clock.tick()) == []
+
+    # A sale that starts later is a change when it starts, though nothing is written then.
+    await odoo.client.create(
+        "product.pricelist.item",
+        {
+            "pricelist_id": web_list["id"],
+            "applied_on": "0_product_variant",
+            "product_id": await variant_id(odoo, scheduled),
+            "compute_price": "fixed",
+            "fixed_price": 0.5,
+            "date_start": odoo_datetime(clock.now + timedelta(hours=1)),
+        },
+    )
+    quiet = clock.tick()
+    assert await odoo.prices(changed_since=quiet) == []
+    clock.tick(3600)
+    started = {p.channel: p for p in await odoo.prices(changed_since=quiet)}
+    assert started[Channel.WEB].sku == scheduled
+    assert started[Channel.WEB].sale_price is not None
+    assert started[Channel.WEB].sale_price.amount == Decimal("0.5")

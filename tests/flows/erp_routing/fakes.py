@@ -38,6 +38,7 @@ class FakeErp(ErpPort):
         self.gate.set()
         self.posted: dict[str, Posting] = {}
         self.stock: dict[tuple[str, str], Decimal] = {}
+        self.stock_written: dict[tuple[str, str], datetime] = {}
         self.applied: set[str] = set()
 
     async def _call(self) -> None:
@@ -81,8 +82,11 @@ class FakeErp(ErpPort):
         if key not in self.applied:
             self.applied.add(key)
             self.stock[sku, location] = self.stock.get((sku, location), Decimal(0)) + delta
+            self.stock_written[sku, location] = datetime.now(UTC)
 
-    async def stock_levels(self, location: str | None = None) -> list[InventoryLevel]:
+    async def stock_levels(
+        self, location: str | None = None, changed_since: datetime | None = None
+    ) -> list[InventoryLevel]:
         await self._call()
         return [
             InventoryLevel(
@@ -95,6 +99,7 @@ class FakeErp(ErpPort):
             )
             for (sku, at), on_hand in self.stock.items()
             if location in (None, at)
+            and (changed_since is None or self.stock_written[sku, at] > changed_since)
         ]
 
     async def products(self, changed_since: datetime | None = None) -> AsyncIterator[Product]:
@@ -102,14 +107,19 @@ class FakeErp(ErpPort):
         for sku in self.skus:
             yield Product(sku=sku, title=f"{sku} from {self.name}")
 
-    async def prices(self, skus: Sequence[str] | None = None) -> list[Price]:
+    async def prices(
+        self, skus: Sequence[str] | None = None, changed_since: datetime | None = None
+    ) -> list[Price]:
         await self._call()
+        written = datetime(2026, 1, 1, tzinfo=UTC)
+        if changed_since is not None and changed_since >= written:
+            return []
         return [
             Price(
                 sku=sku,
                 channel=Channel.STORE,
                 list_price=Money(amount=Decimal(1) + self.surcharge, currency="EUR"),
-                valid_from=datetime(2026, 1, 1, tzinfo=UTC),
+                valid_from=written,
             )
             for sku in self.skus
             if skus is None or sku in skus

@@ -49,7 +49,12 @@ from retailhub.connectors.odoo.catalogue import (
     product_to_canonical,
 )
 from retailhub.connectors.odoo.client import OdooClient, OdooRefused, Record
-from retailhub.connectors.odoo.fields import OdooRecord, decimal_text, odoo_datetime
+from retailhub.connectors.odoo.fields import (
+    OdooRecord,
+    decimal_text,
+    odoo_datetime,
+    written_since,
+)
 from retailhub.connectors.odoo.references import References
 from retailhub.connectors.odoo.sale_orders import SaleOrders
 from retailhub.connectors.odoo.sales import (
@@ -334,16 +339,23 @@ class OdooConnector(ErpPort):
         )
         return bool(moves)
 
-    async def stock_levels(self, location: str | None = None) -> list[InventoryLevel]:
+    async def stock_levels(
+        self, location: str | None = None, changed_since: datetime | None = None
+    ) -> list[InventoryLevel]:
         codes = [location] if location is not None else list(await self.stores.all())
         roots = [(await self.stores.get(code)).stock_location_id for code in codes]
         store_by_location = await self.stores.locations_of(codes)
-        quants = [
-            record
-            async for record in self._all(
-                "stock.quant", [("location_id", "child_of", roots)], QUANT_FIELDS
+        domain: list[Any] = [("location_id", "child_of", roots)]
+        if changed_since is not None:
+            # A level sums every quant of the item in the store: re-read them all for an item
+            # any of whose quants moved.
+            moved = await self._ids_of(
+                "stock.quant", [*domain, written_since(changed_since)], "product_id"
             )
-        ]
+            if not moved:
+                return []
+            domain.append(("product_id", "in", sorted(moved)))
+        quants = [record async for record in self._all("stock.quant", domain, QUANT_FIELDS)]
         products = {OdooRecord("stock.quant", q).required_many2one("product_id")[0] for q in quants}
         return quants_to_levels(quants, await self._skus_of(products), store_by_location)
 
@@ -365,13 +377,21 @@ class OdooConnector(ErpPort):
                 continue
             yield product_to_canonical(record, vat_rates, self.settings.root_category)
 
-    async def prices(self, skus: Sequence[str] | None = None) -> list[Price]:
+    async def prices(
+        self, skus: Sequence[str] | None = None, changed_since: datetime | None = None
+    ) -> list[Price]:
         domain: list[Any] = [("type", "!=", "service"), ("default_code", "!=", False)]
         if skus is not None:
             domain.append(("default_code", "in", list(skus)))
-        variants = [record async for record in self._all("product.product", domain, PRICE_FIELDS)]
         pricelists = await self._pricelists()
-        rules = await self._rules_in_force(pricelists, {v["id"] for v in variants}, skus)
+        if changed_since is not None:
+            repriced = await self._repriced(domain, pricelists, changed_since)
+            if not repriced:
+                return []
+            domain.append(("id", "in", sorted(repriced)))
+        variants = [record async for record in self._all("product.product", domain, PRICE_FIELDS)]
+        some = skus is not None or changed_since is not None
+        rules = await self._rules_in_force(pricelists, {v["id"] for v in variants}, some)
         return [
             price_to_canonical(variant, channel, rules.get((pricelist, variant["id"])))
             for variant in variants
@@ -464,20 +484,58 @@ class OdooConnector(ErpPort):
             )
         return {channel: found[name] for channel, name in names.items()}
 
+    async def _ids_of(self, model: str, domain: list[Any], many2one: str) -> set[int]:
+        """The records a many2one of the matching records points to."""
+        found: set[int] = set()
+        async for record in self._all(model, domain, [many2one]):
+            target = OdooRecord(model, record).many2one(many2one)
+            if target is not None:
+                found.add(target[0])
+        return found
+
+    async def _repriced(
+        self, variants: list[Any], pricelists: Mapping[Channel, int], since: datetime
+    ) -> set[int]:
+        """Variants whose price may have changed since a moment: one matching `variants` was
+        written (list price, currency), or a rule of a channel's pricelist naming one was
+        written, started or ended. A rule deleted or moved to another variant is not seen: the
+        next full read catches it."""
+        written = {
+            record["id"]
+            async for record in self._all(
+                "product.product", [*variants, written_since(since)], ["id"]
+            )
+        }
+        start, now = odoo_datetime(since), odoo_datetime(self._clock())
+        rules: list[Any] = [
+            ("pricelist_id", "in", list(pricelists.values())),
+            "|",
+            "|",
+            written_since(since),
+            "&",
+            ("date_start", ">=", start),
+            ("date_start", "<=", now),
+            "&",
+            ("date_end", ">=", start),
+            ("date_end", "<=", now),
+        ]
+        return written | await self._ids_of("product.pricelist.item", rules, "product_id")
+
     async def _rules_in_force(
         self,
         pricelists: Mapping[Channel, int],
         variant_ids: set[int],
-        skus: Sequence[str] | None,
+        only_these: bool,
     ) -> dict[tuple[int, int], Record]:
         """The fixed-price rule in force now per (pricelist, variant): the latest started one,
-        the newest on a tie, as the pricing team's last decision."""
+        the newest on a tie, as the pricing team's last decision. `only_these` asks Odoo for the
+        rules of `variant_ids` alone rather than every rule."""
         domain: list[Any] = [
             ("pricelist_id", "in", list(pricelists.values())),
             ("applied_on", "=", "0_product_variant"),
             ("compute_price", "=", "fixed"),
         ]
-        if skus is not None:
+        if only_these:
             domain.append(("product_id", "in", sorted(variant_ids)))
         now = self._clock()
         chosen: dict[tuple[int, int], tuple[datetime, int, Record]] = {}

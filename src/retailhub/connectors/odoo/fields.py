@@ -32,6 +32,12 @@ def odoo_datetime(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(DATETIME_FORMAT)
 
 
+def written_since(moment: datetime) -> tuple[str, str, str]:
+    """The domain leaf of records written since a moment. Odoo stamps `write_date` in whole
+    seconds, so `>=` on the moment's second re-reads that second rather than miss a change."""
+    return ("write_date", ">=", odoo_datetime(moment))
+
+
 def plain(value: Decimal) -> Decimal:
     """A quantity without trailing zeros or exponent (`20`, `0.512`), as read from a float."""
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()

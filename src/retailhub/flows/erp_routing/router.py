@@ -13,8 +13,11 @@ stock levels are stamped with the instance's system name, so reconciliation tell
 Reads, which no single document routes:
 - `stock_levels(location)` asks the ERP that stock adjustments at that location route to;
   without a location every routed ERP is asked and each location's levels come from its owner.
+  `changed_since` passes through.
 - `products`, `prices` and `pricing_controls` merge the routed ERPs in precedence order (the
   default first, then in rule order): the first ERP to know a SKU (a price slot) answers for it.
+  `prices(changed_since=...)` reads the SKUs whose price changed in any routed ERP again from
+  every one, so an ERP further down never answers for a slot another one owns.
 - `postings(day, location)` asks the ERPs that sale orders or credit notes at the location may
   route to (every routed ERP without a location); shadow copies are left out.
 
@@ -215,13 +218,16 @@ class RoutedErp(ErpPort):
 
     # reads
 
-    async def stock_levels(self, location: str | None = None) -> list[InventoryLevel]:
+    async def stock_levels(
+        self, location: str | None = None, changed_since: datetime | None = None
+    ) -> list[InventoryLevel]:
         if location is not None:
             system = self.route(facts_of_stock_adjustment(location))
-            return _sourced(await self.erps[system].stock_levels(location), system)
+            erp = self.erps[system]
+            return _sourced(await erp.stock_levels(location, changed_since=changed_since), system)
         levels: list[InventoryLevel] = []
         for system in self.plan.targets:
-            for level in await self.erps[system].stock_levels():
+            for level in await self.erps[system].stock_levels(changed_since=changed_since):
                 if self.route(facts_of_stock_adjustment(level.location)) == system:
                     levels.append(level.model_copy(update={"source": system}))
         return levels
@@ -234,10 +240,20 @@ class RoutedErp(ErpPort):
                     seen.add(product.sku)
                     yield product
 
-    async def prices(self, skus: Sequence[str] | None = None) -> list[Price]:
+    async def prices(
+        self, skus: Sequence[str] | None = None, changed_since: datetime | None = None
+    ) -> list[Price]:
+        if changed_since is not None and len(self.plan.targets) > 1:
+            # A price changed in one ERP is read again from all, so precedence still decides.
+            changed = {
+                price.sku
+                for system in self.plan.targets
+                for price in await self.erps[system].prices(skus, changed_since=changed_since)
+            }
+            return await self.prices(sorted(changed)) if changed else []
         chosen: dict[tuple[str, Channel, str | None, str | None], Price] = {}
         for system in self.plan.targets:
-            for price in await self.erps[system].prices(skus):
+            for price in await self.erps[system].prices(skus, changed_since=changed_since):
                 chosen.setdefault((price.sku, price.channel, price.store, price.zone), price)
         return list(chosen.values())
 
