@@ -21,12 +21,15 @@ from retailhub.flows.catalogue.decisions import (
     aligned_listing,
     changed_fields,
     level_fingerprint,
+    level_key,
     listed_variants,
     listing_of,
     next_sequence,
     price_fingerprint,
     price_key,
     product_fingerprint,
+    split_level_key,
+    stock_fingerprint,
 )
 from retailhub.flows.catalogue.events import (
     INVENTORY_CHANGED,
@@ -150,6 +153,19 @@ def test_fingerprints_follow_what_the_channels_see() -> None:
     assert price_key(price.model_copy(update={"channel": Channel.STORE, "store": "AMS01"})) == (
         "A@store@store:AMS01"
     )
+
+
+def test_a_level_key_names_its_source_sku_and_location() -> None:
+    odd = level("1").model_copy(update={"sku": "A:B@C"})
+    assert split_level_key(level_key(odd)) == ("odoo", "A:B@C", "WEB")
+    zero = level("0").model_copy(update={"reserved": Decimal("0.000")})
+    assert level_fingerprint(zero) == stock_fingerprint(Decimal(0), Decimal(0))
+
+
+def test_a_negative_full_read_interval_is_refused() -> None:
+    assert CatalogueSettings(full_read_every_s=0).full_read_every_s == 0
+    with pytest.raises(ValueError, match="full_read_every_s"):
+        CatalogueSettings(full_read_every_s=-1)
 
 
 def test_changed_fields_name_what_moved() -> None:

@@ -1,19 +1,26 @@
 """ERP change capture: the poller that reads the ERP's item master, stock and prices and
-publishes what changed as catalogue events, with its cursor and its memory in the hub's DB.
+publishes what changed as catalogue events, with its cursors and its memory in the hub's DB.
 
 Each read is compared with what was last captured (`catalogue_captured`: a fingerprint and a
 sequence per key); only changed documents are published, in the same hub transaction that
 records them as captured, so a crash between the two neither loses nor doubles an event.
 
-- Items: `ErpPort.products(changed_since=cursor)`. The cursor is the moment the previous read
-  began less `clock_margin_s`, because the ERP stamps changes with its own clock in whole
-  seconds; what the overlap re-reads is unchanged and publishes nothing. The cursor moves only
-  after a whole read succeeded.
-- Stock: `ErpPort.stock_levels()` for every location (the port has no "changed since"), each
-  level published when on hand or reserved moved, with a sequence that only grows per source,
-  SKU and location (`decisions.next_sequence`).
-- Prices: `ErpPort.prices()`, each channel's price published when what a customer pays changed,
-  sequenced by the moment it was captured.
+Every stream reads what changed since its cursor: the moment its previous read began less
+`clock_margin_s`, because the ERP stamps changes with its own clock in whole seconds; what the
+overlap re-reads is unchanged and publishes nothing. A cursor moves only after a whole read
+succeeded.
+
+- Items: `ErpPort.products(changed_since=cursor)`.
+- Stock: `ErpPort.stock_levels(changed_since=cursor)`, each level published when on hand or
+  reserved moved, with a sequence that only grows per source, SKU and location
+  (`decisions.next_sequence`).
+- Prices: `ErpPort.prices(changed_since=cursor)`, each channel's price published when what a
+  customer pays changed, sequenced by the moment it was captured.
+
+Stock and prices are also read in full every `full_read_every_s`, at a poller's first poll,
+after a read of the stream failed, and by `baseline()`: a "changed since" read cannot see a
+quant or rule the ERP deleted, nor a change stamped further back than the margin. A full stock
+read sets every level the hub captured and the ERP no longer holds to zero.
 
 A stream that fails (ERP down, a page that cannot be mapped) records its error in
 `catalogue_cursor` and is read again next time; the other streams carry on. `polled_at` is
@@ -27,6 +34,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -46,6 +54,8 @@ from retailhub.flows.catalogue.decisions import (
     price_fingerprint,
     price_key,
     product_fingerprint,
+    split_level_key,
+    stock_fingerprint,
 )
 from retailhub.flows.catalogue.events import (
     inventory_event,
@@ -60,6 +70,8 @@ from retailhub.flows.storage import placeholders
 
 PRODUCTS, INVENTORY, PRICES = "products", "inventory", "prices"
 STREAMS = (PRODUCTS, INVENTORY, PRICES)
+NO_STOCK = stock_fingerprint(Decimal(0), Decimal(0))
+"""The fingerprint of a level with nothing on hand or reserved."""
 _ROWS_PER_INSERT = 200
 _log = structlog.get_logger(__name__)
 
@@ -75,10 +87,12 @@ class Captured:
 
 @dataclass
 class CaptureReport:
-    """What one poll read and published per stream, and the streams that failed."""
+    """What one poll read from the ERP and published per stream, the streams it read in full,
+    and the streams that failed."""
 
     read: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STREAMS, 0))
     published: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STREAMS, 0))
+    full: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -98,6 +112,7 @@ class ErpChangeCapture:
         self.source = source_of(erp.name)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._ready = False
+        self._read_in_full: dict[str, datetime] = {}
 
     async def poll_once(self) -> CaptureReport:
         """Read every stream once and publish what changed."""
@@ -137,15 +152,33 @@ class ErpChangeCapture:
         for stream, read in readers.items():
             try:
                 first = self.settings.baseline_first_poll and not await self._read_before(stream)
-                await read(report, publish and not first)
+                started = self._clock()
+                since = await self._since(stream, started, publish)
+                await read(report, publish and not first, since)
+                moved_to = started - timedelta(seconds=self.settings.clock_margin_s)
+                await self._polled(stream, report.published[stream], moved_to)
+                if since is None and stream != PRODUCTS:
+                    self._read_in_full[stream] = started
+                    report.full.append(stream)
             except Exception as error:  # one stream's failure must not stop the others
+                self._read_in_full.pop(stream, None)
                 report.errors[stream] = f"{type(error).__name__}: {error}"
                 await self._note_error(stream, report.errors[stream])
         return report
 
-    async def _read_products(self, report: CaptureReport, publish: bool) -> None:
-        since = await self._cursor(PRODUCTS)
-        started = self._clock()
+    async def _since(self, stream: str, now: datetime, publish: bool) -> datetime | None:
+        """Where a stream's read starts: its cursor, or None for a full read (stock and prices
+        when one is due, or for a baseline)."""
+        if stream != PRODUCTS:
+            last = self._read_in_full.get(stream)
+            every = timedelta(seconds=self.settings.full_read_every_s)
+            if not publish or last is None or not last <= now < last + every:
+                return None
+        return await self._cursor(stream)
+
+    async def _read_products(
+        self, report: CaptureReport, publish: bool, since: datetime | None
+    ) -> None:
         chunk: list[Product] = []
         async for product in self.erp.products(changed_since=since):
             chunk.append(product)
@@ -153,33 +186,62 @@ class ErpChangeCapture:
                 await self._capture(PRODUCTS, chunk, report, publish)
                 chunk = []
         await self._capture(PRODUCTS, chunk, report, publish)
-        moved_to = started - timedelta(seconds=self.settings.clock_margin_s)
-        await self._polled(PRODUCTS, report.published[PRODUCTS], moved_to)
 
-    async def _read_stock(self, report: CaptureReport, publish: bool) -> None:
-        levels = await self.erp.stock_levels()
+    async def _read_stock(
+        self, report: CaptureReport, publish: bool, since: datetime | None
+    ) -> None:
+        levels = await self.erp.stock_levels(changed_since=since)
         await self._in_chunks(INVENTORY, levels, report, publish)
-        await self._polled(INVENTORY, report.published[INVENTORY])
+        if since is None:
+            gone = await self._vanished(levels)
+            await self._in_chunks(INVENTORY, gone, report, publish, read=False)
 
-    async def _read_prices(self, report: CaptureReport, publish: bool) -> None:
-        prices = await self.erp.prices()
+    async def _read_prices(
+        self, report: CaptureReport, publish: bool, since: datetime | None
+    ) -> None:
+        prices = await self.erp.prices(changed_since=since)
         await self._in_chunks(PRICES, prices, report, publish)
-        await self._polled(PRICES, report.published[PRICES])
+
+    async def _vanished(self, levels: Sequence[InventoryLevel]) -> list[InventoryLevel]:
+        """A zero level for every level captured above zero that a full read no longer holds
+        (Odoo deletes a quant that reaches zero), unless another source now holds its SKU and
+        location."""
+        held = {(level.sku, level.location) for level in levels}
+        async with self.bus.transaction() as transaction:
+            keys = await captured_except(transaction, INVENTORY, NO_STOCK)
+        now = self._clock()
+        places = (split_level_key(key) for key in keys)
+        return [zero_level(*place, now) for place in places if place[1:] not in held]
 
     async def _in_chunks(
-        self, stream: str, documents: Sequence[Any], report: CaptureReport, publish: bool
+        self,
+        stream: str,
+        documents: Sequence[Any],
+        report: CaptureReport,
+        publish: bool,
+        *,
+        read: bool = True,
     ) -> None:
         size = self.settings.capture_chunk
         for start in range(0, len(documents), size):
-            await self._capture(stream, documents[start : start + size], report, publish)
+            part = documents[start : start + size]
+            await self._capture(stream, part, report, publish, read=read)
 
     async def _capture(
-        self, stream: str, documents: Sequence[Any], report: CaptureReport, publish: bool
+        self,
+        stream: str,
+        documents: Sequence[Any],
+        report: CaptureReport,
+        publish: bool,
+        *,
+        read: bool = True,
     ) -> None:
-        """Compare a chunk with what was captured, record and publish the changes at once."""
+        """Compare a chunk with what was captured, record and publish the changes at once;
+        `read` counts the chunk as read from the ERP."""
         if not documents:
             return
-        report.read[stream] += len(documents)
+        if read:
+            report.read[stream] += len(documents)
         latest = {_key(stream, document): document for document in documents}
         async with self.bus.transaction() as transaction:
             known = await captured(transaction, stream, list(latest))
@@ -267,6 +329,18 @@ class ErpChangeCapture:
             )
 
 
+def zero_level(source: str, sku: str, location: str, now: datetime) -> InventoryLevel:
+    """No stock of a SKU at a location, from a source, as of now."""
+    return InventoryLevel(
+        sku=sku,
+        location=location,
+        on_hand=Decimal(0),
+        as_of=now,
+        source=source,
+        sequence=micros(now),
+    )
+
+
 def _key(stream: str, document: Any) -> str:
     if stream == PRODUCTS:
         return str(document.sku)
@@ -287,6 +361,16 @@ async def captured(transaction: Transaction, stream: str, keys: list[str]) -> di
         (stream, *keys),
     )
     return {str(key): Captured(str(mark), int(seq), body) for key, mark, seq, body in rows}
+
+
+async def captured_except(transaction: Transaction, stream: str, fingerprint: str) -> list[str]:
+    """The keys of a stream last captured with another fingerprint than `fingerprint`."""
+    first, second = placeholders(transaction, 2)
+    rows = await transaction.fetch_all(
+        f"SELECT key FROM catalogue_captured WHERE stream = {first} AND fingerprint <> {second}",
+        (stream, fingerprint),
+    )
+    return [str(key) for (key,) in rows]
 
 
 async def remember(

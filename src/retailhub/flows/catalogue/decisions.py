@@ -96,7 +96,12 @@ def product_fingerprint(product: Product) -> str:
 
 def level_fingerprint(level: InventoryLevel) -> str:
     """What available-to-sell depends on: on hand and reserved."""
-    return fingerprint([str(level.on_hand.normalize()), str(level.reserved.normalize())])
+    return stock_fingerprint(level.on_hand, level.reserved)
+
+
+def stock_fingerprint(on_hand: Decimal, reserved: Decimal) -> str:
+    """The fingerprint of a level holding these figures."""
+    return fingerprint([str(on_hand.normalize()), str(reserved.normalize())])
 
 
 def price_fingerprint(price: Price) -> str:
@@ -114,6 +119,13 @@ def price_fingerprint(price: Price) -> str:
 def level_key(level: InventoryLevel) -> str:
     """The key stock is versioned by: source, SKU and location."""
     return f"{level.source}:{level.sku}@{level.location}"
+
+
+def split_level_key(key: str) -> tuple[str, str, str]:
+    """The source, SKU and location of a level key (a source has no `:`, a location no `@`)."""
+    source, _, held = key.partition(":")
+    sku, _, location = held.rpartition("@")
+    return source, sku, location
 
 
 def price_key(price: Price) -> str:

@@ -53,8 +53,13 @@ class CatalogueSettings:
     poll_interval_s: float = 5.0
     """Seconds between two reads of the ERP by the change-capture poller."""
     clock_margin_s: float = 5.0
-    """How far back each item-master read starts before the previous one began, to cover the
-    ERP's clock running behind the hub's and its whole-second change times."""
+    """How far back each "changed since" read starts before the previous one began, to cover
+    the ERP's clock running behind the hub's and its whole-second change times."""
+    full_read_every_s: float = 600.0
+    """Seconds between two full reads of stock and prices (between them only what changed is
+    read): what a "changed since" read cannot see, a quant or price rule the ERP deleted or a
+    change stamped further back than the clock margin, is caught by the next full one. 0 reads
+    them in full at every poll."""
     capture_chunk: int = 500
     """Documents compared and published per hub transaction by the poller."""
     concurrency: int = 16
@@ -69,6 +74,8 @@ class CatalogueSettings:
             raise ValueError("poll_interval_s must be positive")
         if self.clock_margin_s < 0:
             raise ValueError("clock_margin_s must not be negative")
+        if self.full_read_every_s < 0:
+            raise ValueError("full_read_every_s must not be negative")
         if self.capture_chunk < 1 or self.concurrency < 1:
             raise ValueError("capture_chunk and concurrency must be at least 1")
 

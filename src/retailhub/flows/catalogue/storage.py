@@ -1,7 +1,7 @@
 """The catalogue's tables in the hub's database (SQLite and PostgreSQL alike).
 
 - `catalogue_cursor`: per stream (`products`, `inventory`, `prices`) where the poller stands:
-  the moment its next item-master read starts from, when it last polled, its last error.
+  the moment its next "changed since" read starts from, when it last polled, its last error.
 - `catalogue_captured`: per stream and key, the fingerprint and sequence last published (and,
   for items, the item itself), so a re-read publishes only what changed.
 - `catalogue_applied`: per target (`commerce.products`, `pos.prices`, ...) and key, the
