@@ -29,6 +29,14 @@ async def test_a_small_run_settles_every_order_and_splits_the_cpu(tmp_path: Path
     assert {"hubspot", "odoo", "openloyalty"} <= set(result.emulator_cpu_ms_per_order)
 
 
+async def test_a_paced_run_publishes_each_order_as_it_arrives(tmp_path: Path) -> None:
+    result = await measure_orders(tmp_path, orders=10, rate=40, deadline_s=120)
+    assert result.settled == 10
+    assert result.offered_rate == 40
+    assert 0 < result.p50_ms <= result.p99_ms
+    assert result.seconds >= 9 / 40, "the last order is offered a quarter second in"
+
+
 def bench_app() -> typer.Typer:
     """The command registered as `cli/__init__.py` registers it under `bench`."""
     app = typer.Typer()
