@@ -40,6 +40,7 @@ class FakeErp(ErpPort):
         self.stock: dict[tuple[str, str], Decimal] = {}
         self.stock_written: dict[tuple[str, str], datetime] = {}
         self.applied: set[str] = set()
+        self.product_written: dict[str, datetime] = {}
 
     async def _call(self) -> None:
         if self.down:
@@ -105,7 +106,9 @@ class FakeErp(ErpPort):
     async def products(self, changed_since: datetime | None = None) -> AsyncIterator[Product]:
         await self._call()
         for sku in self.skus:
-            yield Product(sku=sku, title=f"{sku} from {self.name}")
+            written = self.product_written.get(sku, datetime(2026, 1, 1, tzinfo=UTC))
+            if changed_since is None or written >= changed_since:
+                yield Product(sku=sku, title=f"{sku} from {self.name}")
 
     async def prices(
         self, skus: Sequence[str] | None = None, changed_since: datetime | None = None

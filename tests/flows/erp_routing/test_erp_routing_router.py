@@ -4,6 +4,7 @@ the document, and reads merge the ERPs as documented."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -264,6 +265,20 @@ async def test_item_master_prices_and_controls_merge_in_precedence_order() -> No
     assert prices == {"A": "1 EUR", "B": "1 EUR", "C": "1.50 EUR"}
     controls = await estate.erp.pricing_controls(["C", "A", "C", "Z"])
     assert [c.sku for c in controls] == ["A", "C"]
+    await estate.erp.close()
+
+
+async def test_an_item_changed_only_in_a_later_erp_is_read_as_the_earlier_one_holds_it() -> None:
+    estate = Estate(None)
+    since = datetime(2026, 6, 1, tzinfo=UTC)
+    estate.be.product_written.update({"B": since, "C": since})
+    changed = {p.sku: p.title async for p in estate.erp.products(changed_since=since)}
+    assert changed == {"B": "B from nl", "C": "C from be"}
+    estate.nl.product_written["A"] = since
+    changed = {p.sku: p.title async for p in estate.erp.products(changed_since=since)}
+    assert changed == {"A": "A from nl", "B": "B from nl", "C": "C from be"}
+    nothing_since = datetime(2026, 7, 1, tzinfo=UTC)
+    assert [p async for p in estate.erp.products(changed_since=nothing_since)] == []
     await estate.erp.close()
 
 

@@ -233,12 +233,41 @@ class RoutedErp(ErpPort):
         return levels
 
     async def products(self, changed_since: datetime | None = None) -> AsyncIterator[Product]:
+        if changed_since is not None and len(self.plan.targets) > 1:
+            for product in await self._changed_products(changed_since):
+                yield product
+            return
         seen: set[str] = set()
         for system in self.plan.targets:
             async for product in self.erps[system].products(changed_since):
                 if product.sku not in seen:
                     seen.add(product.sku)
                     yield product
+
+    async def _changed_products(self, changed_since: datetime) -> list[Product]:
+        """Items changed in any routed ERP, each as the ERP first in precedence holds it: an
+        item changed only in a later ERP is looked for in the earlier ones' whole masters, so
+        the later ERP's copy never overrides the one that wins a full read."""
+        targets = self.plan.targets
+        changed = {
+            system: [p async for p in self.erps[system].products(changed_since)]
+            for system in targets
+        }
+        chosen: dict[str, Product] = {}
+        contested: dict[str, int] = {}
+        for rank, system in enumerate(targets):
+            for product in changed[system]:
+                if product.sku not in chosen:
+                    chosen[product.sku] = product
+                    if rank > 0:
+                        contested[product.sku] = rank
+        if contested:
+            for rank, system in enumerate(targets[: max(contested.values())]):
+                async for product in self.erps[system].products():
+                    if contested.get(product.sku, 0) > rank:
+                        chosen[product.sku] = product
+                        contested[product.sku] = rank
+        return list(chosen.values())
 
     async def prices(
         self, skus: Sequence[str] | None = None, changed_since: datetime | None = None
