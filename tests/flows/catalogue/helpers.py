@@ -23,7 +23,12 @@ from retailhub.connectors.openloyalty.connector import OpenLoyaltyConnector
 from retailhub.connectors.poslog.feed import PoslogFeedConnector
 from retailhub.connectors.shopify.connector import ShopifyConnector
 from retailhub.connectors.shopify.products import product_to_canonical
-from retailhub.flows.catalogue import SUBSCRIPTIONS
+from retailhub.flows.catalogue import (
+    SUBSCRIPTIONS,
+    CatalogueSettings,
+    CatalogueSync,
+    subscribe_catalogue_sync,
+)
 from retailhub.sandbox.seed import Estate
 
 ESTATE_FILE = Path(__file__).resolve().parents[3] / "src/retailhub/estates/sandbox.toml"
@@ -98,6 +103,19 @@ class World:
     def loyalty(self) -> OpenLoyaltyConnector:
         assert isinstance(self.connectors.loyalty, OpenLoyaltyConnector)
         return self.connectors.loyalty
+
+    async def catalogue_sync(self, bus: EventBus, settings: CatalogueSettings) -> CatalogueSync:
+        """Catalogue sync from the Odoo emulator to the web shop, the POS feed and the loyalty
+        platform, subscribed on `bus` with quick retries."""
+        return await subscribe_catalogue_sync(
+            bus,
+            erp=self.odoo,
+            commerce=self.shopify,
+            pos=self.pos,
+            loyalty=self.loyalty,
+            settings=settings,
+            retry=FAST_RETRY,
+        )
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], until: Callable[[T], bool]) -> T:

@@ -20,11 +20,9 @@ from retailhub.flows.catalogue import (
     CatalogueSettings,
     CatalogueSync,
     ErpChangeCapture,
-    subscribe_catalogue_sync,
 )
 
 from .helpers import (
-    FAST_RETRY,
     World,
     odoo_product_id,
     requests_served,
@@ -66,19 +64,7 @@ class Hub:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def hub(bus: SqliteBus, world: World) -> AsyncIterator[Hub]:
-    connectors = world.connectors
-    assert connectors.commerce
-    assert connectors.pos
-    assert connectors.loyalty
-    sync = await subscribe_catalogue_sync(
-        bus,
-        erp=world.odoo,
-        commerce=connectors.commerce,
-        pos=connectors.pos,
-        loyalty=connectors.loyalty,
-        settings=SETTINGS,
-        retry=FAST_RETRY,
-    )
+    sync = await world.catalogue_sync(bus, SETTINGS)
     clock = Clock()
     capture = ErpChangeCapture(bus, world.odoo, SETTINGS, clock=clock)
     baseline = await capture.baseline()

@@ -27,7 +27,6 @@ from retailhub.flows.catalogue import (
     SafetyStock,
     catalogue_status,
     refusals,
-    subscribe_catalogue_sync,
 )
 from retailhub.flows.catalogue.events import (
     INVENTORY_CHANGED,
@@ -40,7 +39,6 @@ from retailhub.flows.catalogue.events import (
 from services import require_postgres
 
 from .helpers import (
-    FAST_RETRY,
     World,
     eventually,
     loyalty_item,
@@ -75,19 +73,7 @@ class Hub:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def hub(bus: SqliteBus, world: World) -> AsyncIterator[Hub]:
-    connectors = world.connectors
-    assert connectors.commerce
-    assert connectors.pos
-    assert connectors.loyalty
-    sync = await subscribe_catalogue_sync(
-        bus,
-        erp=world.odoo,
-        commerce=connectors.commerce,
-        pos=connectors.pos,
-        loyalty=connectors.loyalty,
-        settings=SETTINGS,
-        retry=FAST_RETRY,
-    )
+    sync = await world.catalogue_sync(bus, SETTINGS)
     baseline = await sync.capture.baseline()
     assert not baseline.errors, baseline.errors
     yield Hub(bus, sync)
@@ -368,18 +354,8 @@ async def test_an_erp_outage_holds_the_cursor_until_a_read_succeeds(hub: Hub, wo
 
 
 async def test_a_new_poller_can_baseline_its_first_read(bus: SqliteBus, world: World) -> None:
-    connectors = world.connectors
-    assert connectors.commerce
-    assert connectors.pos
-    assert connectors.loyalty
-    sync = await subscribe_catalogue_sync(
-        bus,
-        erp=world.odoo,
-        commerce=connectors.commerce,
-        pos=connectors.pos,
-        loyalty=connectors.loyalty,
-        settings=CatalogueSettings(baseline_first_poll=True, poll_interval_s=0.05),
-        retry=FAST_RETRY,
+    sync = await world.catalogue_sync(
+        bus, CatalogueSettings(baseline_first_poll=True, poll_interval_s=0.05)
     )
     first = await sync.capture.poll_once()
     assert first.read["products"] >= len(world.estate.products)
@@ -400,19 +376,7 @@ async def test_on_postgresql_the_guard_reads_its_ledger_per_event(world: World) 
     sku = sku_of(world, 90)
     try:
         async with PostgresBus(url, schema=schema, pool_size=4, poll_interval=0.02) as bus:
-            connectors = world.connectors
-            assert connectors.commerce
-            assert connectors.pos
-            assert connectors.loyalty
-            sync = await subscribe_catalogue_sync(
-                bus,
-                erp=world.odoo,
-                commerce=connectors.commerce,
-                pos=connectors.pos,
-                loyalty=connectors.loyalty,
-                settings=SETTINGS,
-                retry=FAST_RETRY,
-            )
+            sync = await world.catalogue_sync(bus, SETTINGS)
             assert not (await sync.capture.baseline()).errors
             await world.odoo.client.write(
                 "product.product", [await odoo_product_id(world, sku)], {"name": "On PostgreSQL"}
