@@ -97,3 +97,17 @@ def test_reports_repeating_either_side_of_an_open_conflict_neither_close_nor_reo
         assert quiet(again), (system, sequence)
         assert again.golden.conflicts == (conflict,)
         golden = again.golden
+
+
+def test_two_crm_edits_in_one_second_keep_their_order_when_their_webhooks_arrive_reversed() -> None:
+    first = datetime(2026, 11, 28, 0, 25, 43, 100000, tzinfo=UTC)
+    second = datetime(2026, 11, 28, 0, 25, 43, 900000, tzinfo=UTC)
+    renamed = merge(onboarded(), report("hubspot", second, 10, "crm-bas", **BAS))
+    assert renamed.golden.customer.given_name == "Bas"
+
+    late = merge(
+        renamed.golden, report("hubspot", first, 11, "crm-ben", **{**BAS, "given_name": "Ben"})
+    )
+
+    assert late.golden.customer.given_name == "Bas"
+    assert quiet(late), "an older edit of the same system arriving late changes nothing"

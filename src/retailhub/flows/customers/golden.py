@@ -18,15 +18,24 @@ from retailhub.flows.customers.fields import FieldValue, profile_fields
 from retailhub.flows.customers.rules import SurvivorshipRules
 
 Stamp = tuple[datetime, int, str]
-"""The order of changes: (moment to the second, sequence, event id)."""
+"""A change's stamp: (the moment its system stamped, its arrival in the hub's log, event id).
+In this order it orders one system's changes; `across_systems` orders changes of several."""
 
 
 def stamp_of(at: datetime, sequence: int, event_id: str) -> Stamp:
-    """The order of a change made at `at` that arrived `sequence`-th in the hub's log.
+    """The stamp of a change its system stamped `at` and that arrived `sequence`-th in the log."""
+    return (at, sequence, event_id)
 
-    Moments count to the second: Shopify and Open Loyalty stamp changes to the second and
-    HubSpot to the millisecond, so a later edit in one system can carry an earlier moment than
-    an edit made in another within the same second. Within a second, arrival decides."""
+
+def across_systems(stamp: Stamp) -> Stamp:
+    """The order of changes made in different systems: moment to the second, then arrival.
+
+    Shopify and Open Loyalty stamp changes to the second and HubSpot to the millisecond, so a
+    later edit in one system can carry an earlier moment than an edit made in another within
+    the same second; within a second, arrival decides. One system's own changes keep their
+    full precision (`Stamp` order): HubSpot's two edits in one second are ordered by their
+    milliseconds, whatever order their webhooks arrive in."""
+    at, sequence, event_id = stamp
     return (at.replace(microsecond=0), sequence, event_id)
 
 
@@ -45,8 +54,8 @@ class Source:
 
     @property
     def stamp(self) -> Stamp:
-        """The order of changes: by moment to the second, then by arrival, then by event id so
-        that ties are still ordered."""
+        """The change's stamp: by moment, then by arrival, then by event id so that ties are
+        still ordered (`across_systems` for changes of different systems)."""
         return stamp_of(self.at, self.sequence, self.event_id)
 
 

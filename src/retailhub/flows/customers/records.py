@@ -81,8 +81,7 @@ def _stamp(stamp: Stamp) -> list[str | int]:
 
 
 def _read_stamp(*parts: Any) -> Stamp:
-    """A stamp as stored: [at, sequence, event id] (or [at, event id], from before sequences;
-    moments stored to the millisecond before stamps counted to the second read as seconds)."""
+    """A stamp as stored: [at, sequence, event id] (or [at, event id], from before sequences)."""
     if len(parts) == 2:
         return stamp_of(datetime.fromisoformat(parts[0]), 0, str(parts[1]))
     at, sequence, event_id = parts

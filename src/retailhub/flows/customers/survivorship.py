@@ -68,6 +68,7 @@ from retailhub.flows.customers.golden import (
     Lineage,
     ProfileChange,
     Source,
+    across_systems,
 )
 from retailhub.flows.customers.identity import new_customer_id
 from retailhub.flows.customers.rules import FieldRule, Strategy, SurvivorshipRules
@@ -182,7 +183,8 @@ def _take_claims(
             continue
         fingerprint = digest(value)
         was = own_held.get(name)
-        newer = was is None or was.stamp < source.stamp
+        # What the hub believes the system holds may come from another system's change.
+        newer = was is None or across_systems(was.stamp) < across_systems(source.stamp)
         # Sent something else since, the system now reports its old value again: a person
         # there re-entered it, which is a new claim (and may well be a conflict).
         reentered = was is not None and newer and was.digest != fingerprint
@@ -273,7 +275,7 @@ def _priority(
     """The fold described in the module docstring."""
 
     def order(claim: Claim) -> tuple[datetime, int, int, str]:
-        moment, sequence, _ = claim.source.stamp
+        moment, sequence, _ = across_systems(claim.source.stamp)
         return (moment, sequence, -rule.rank(claim.source.system), claim.source.system)
 
     standing: Claim | None = None
@@ -331,7 +333,9 @@ def _propagations(
             if was is not None and was.digest == fingerprint:
                 continue
             send[name] = value
-            believed[name] = Held(fingerprint, max(was.stamp, cause.stamp) if was else cause.stamp)
+            believed[name] = Held(
+                fingerprint, max(was.stamp, cause.stamp, key=across_systems) if was else cause.stamp
+            )
         if send:
             propagations.append(Propagation(system, golden.customer_id, external_id, send, cause))
     return tuple(propagations), held
