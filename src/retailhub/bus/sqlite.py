@@ -48,6 +48,7 @@ from retailhub.bus.port import (
 )
 from retailhub.bus.sqlite_transactions import (
     SqliteTransaction,
+    begin_immediate,
     handling,
     insert_groups,
     rollback_if_open,
@@ -113,7 +114,7 @@ class SqliteBus(EventBus):
     async def _caller_transaction(self) -> AsyncIterator[Transaction]:
         self._refuse_inside_handler("open a transaction")
         async with self._write_lock:
-            await self._writer.run(lambda c: c.execute("BEGIN IMMEDIATE"))
+            await begin_immediate(self._writer)
             transaction = SqliteTransaction(self)
             try:
                 yield transaction

@@ -82,7 +82,7 @@ class BatchUnit:
             return
         await self.bus._write_lock.acquire()
         try:
-            await self.bus._writer.run(lambda c: c.execute("BEGIN IMMEDIATE"))
+            await begin_immediate(self.bus._writer)
         except BaseException:
             self.bus._write_lock.release()
             raise
@@ -127,6 +127,23 @@ def insert_groups(
     """Append each group of events in turn inside the open transaction."""
     recorded_at = time.time()
     return [store.append_events(connection, group, recorded_at) for group in groups]
+
+
+async def begin_immediate(writer: store.SqliteConnection) -> None:
+    """Begin a write transaction on the writer's thread. If the caller is cancelled (or BEGIN
+    fails) while it waits there — on another process's lock, up to the busy timeout — the BEGIN
+    may still complete with no owner: a rollback queued behind it on the same thread undoes
+    it before the caller gives up the write lock, so the next writer starts clean."""
+    try:
+        await writer.run(_begin)
+    except BaseException:
+        await asyncio.shield(writer.run(rollback_if_open))
+        raise
+
+
+def _begin(connection: Any) -> None:
+    """Take SQLite's write lock now rather than at the first write."""
+    connection.execute("BEGIN IMMEDIATE")
 
 
 def rollback_if_open(connection: Any) -> None:
