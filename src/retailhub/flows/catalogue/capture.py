@@ -181,6 +181,7 @@ class ErpChangeCapture:
     ) -> None:
         chunk: list[Product] = []
         async for product in self.erp.products(changed_since=since):
+            report.read[PRODUCTS] += 1
             chunk.append(product)
             if len(chunk) >= self.settings.capture_chunk:
                 await self._capture(PRODUCTS, chunk, report, publish)
@@ -191,15 +192,16 @@ class ErpChangeCapture:
         self, report: CaptureReport, publish: bool, since: datetime | None
     ) -> None:
         levels = await self.erp.stock_levels(changed_since=since)
+        report.read[INVENTORY] += len(levels)
         await self._in_chunks(INVENTORY, levels, report, publish)
         if since is None:
-            gone = await self._vanished(levels)
-            await self._in_chunks(INVENTORY, gone, report, publish, read=False)
+            await self._in_chunks(INVENTORY, await self._vanished(levels), report, publish)
 
     async def _read_prices(
         self, report: CaptureReport, publish: bool, since: datetime | None
     ) -> None:
         prices = await self.erp.prices(changed_since=since)
+        report.read[PRICES] += len(prices)
         await self._in_chunks(PRICES, prices, report, publish)
 
     async def _vanished(self, levels: Sequence[InventoryLevel]) -> list[InventoryLevel]:
@@ -214,34 +216,18 @@ class ErpChangeCapture:
         return [zero_level(*place, now) for place in places if place[1:] not in held]
 
     async def _in_chunks(
-        self,
-        stream: str,
-        documents: Sequence[Any],
-        report: CaptureReport,
-        publish: bool,
-        *,
-        read: bool = True,
+        self, stream: str, documents: Sequence[Any], report: CaptureReport, publish: bool
     ) -> None:
         size = self.settings.capture_chunk
         for start in range(0, len(documents), size):
-            part = documents[start : start + size]
-            await self._capture(stream, part, report, publish, read=read)
+            await self._capture(stream, documents[start : start + size], report, publish)
 
     async def _capture(
-        self,
-        stream: str,
-        documents: Sequence[Any],
-        report: CaptureReport,
-        publish: bool,
-        *,
-        read: bool = True,
+        self, stream: str, documents: Sequence[Any], report: CaptureReport, publish: bool
     ) -> None:
-        """Compare a chunk with what was captured, record and publish the changes at once;
-        `read` counts the chunk as read from the ERP."""
+        """Compare a chunk with what was captured, record and publish the changes at once."""
         if not documents:
             return
-        if read:
-            report.read[stream] += len(documents)
         latest = {_key(stream, document): document for document in documents}
         async with self.bus.transaction() as transaction:
             known = await captured(transaction, stream, list(latest))
