@@ -22,11 +22,6 @@ Stamp = tuple[datetime, int, str]
 In this order it orders one system's changes; `across_systems` orders changes of several."""
 
 
-def stamp_of(at: datetime, sequence: int, event_id: str) -> Stamp:
-    """The stamp of a change its system stamped `at` and that arrived `sequence`-th in the log."""
-    return (at, sequence, event_id)
-
-
 def across_systems(stamp: Stamp) -> Stamp:
     """The order of changes made in different systems: moment to the second, then arrival.
 
@@ -56,7 +51,7 @@ class Source:
     def stamp(self) -> Stamp:
         """The change's stamp: by moment, then by arrival, then by event id so that ties are
         still ordered (`across_systems` for changes of different systems)."""
-        return stamp_of(self.at, self.sequence, self.event_id)
+        return (self.at, self.sequence, self.event_id)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from retailhub.flows.customers.fields import from_json, to_json
-from retailhub.flows.customers.golden import Claim, GoldenRecord, Held, Source, Stamp, stamp_of
+from retailhub.flows.customers.golden import Claim, GoldenRecord, Held, Source, Stamp
 from retailhub.flows.customers.rules import SurvivorshipRules
 from retailhub.flows.customers.survivorship import resolve_golden
 
@@ -83,6 +83,6 @@ def _stamp(stamp: Stamp) -> list[str | int]:
 def _read_stamp(*parts: Any) -> Stamp:
     """A stamp as stored: [at, sequence, event id] (or [at, event id], from before sequences)."""
     if len(parts) == 2:
-        return stamp_of(datetime.fromisoformat(parts[0]), 0, str(parts[1]))
+        return (datetime.fromisoformat(parts[0]), 0, str(parts[1]))
     at, sequence, event_id = parts
-    return stamp_of(datetime.fromisoformat(at), int(sequence), str(event_id))
+    return (datetime.fromisoformat(at), int(sequence), str(event_id))
