@@ -198,6 +198,14 @@ class OdooClient:
             raise MappingError(model, None, "$", "read did not answer a list of records")
         return result
 
+    async def read_back(self, model: str, record_id: int, fields: Sequence[str]) -> Record:
+        """The record just written, read back with `fields` (Odoo computes names and totals);
+        a MappingError when it is gone."""
+        found = await self.search_read(model, [("id", "=", record_id)], fields, limit=1)
+        if not found:
+            raise MappingError(model, str(record_id), "$", "the record just written is gone")
+        return found[0]
+
     async def write(
         self,
         model: str,

@@ -238,10 +238,10 @@ class OdooConnector(ErpPort):
                 lines = [(line.sku, line.gtin) for line in document.lines]
                 self.references.forget(lines, document.customer_id)
                 raise
-            found = await self._read_credit_note(move_id)
+            found = await self.client.read_back("account.move", move_id, CREDIT_NOTE_FIELDS)
         if found.get("state") == "draft":
             await self.client.act("account.move", "action_post", [found["id"]])
-            found = await self._read_credit_note(found["id"])
+            found = await self.client.read_back("account.move", found["id"], CREDIT_NOTE_FIELDS)
         return credit_note_posting(found)
 
     async def void_credit_note(self, key: str) -> None:
@@ -431,14 +431,6 @@ class OdooConnector(ErpPort):
         ):
             for record in page:
                 yield record
-
-    async def _read_credit_note(self, move_id: int) -> Record:
-        found = await self.client.search_read(
-            "account.move", [("id", "=", move_id)], CREDIT_NOTE_FIELDS, limit=1
-        )
-        if not found:
-            raise MappingError("account.move", str(move_id), "$", "the note just written is gone")
-        return found[0]
 
     async def _credit_note(self, key: str) -> Record | None:
         found = await self.client.search_read(

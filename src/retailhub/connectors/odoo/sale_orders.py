@@ -99,12 +99,7 @@ class SaleOrders:
 
     async def read(self, order_id: int) -> Record:
         """The sale order `order_id` as a Posting is made from."""
-        found = await self.client.search_read(
-            "sale.order", [("id", "=", order_id)], SALE_ORDER_FIELDS, limit=1
-        )
-        if not found:
-            raise MappingError("sale.order", str(order_id), "$", "the order just written is gone")
-        return found[0]
+        return await self.client.read_back("sale.order", order_id, SALE_ORDER_FIELDS)
 
     async def posting(self, record: Record) -> Posting:
         """A sale order record as the hub's Posting."""
