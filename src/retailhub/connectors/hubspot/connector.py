@@ -4,9 +4,9 @@
 Idempotency: HubSpot's objects API takes no idempotency key, so every write is made safe to
 repeat by looking it up first.
 - Contacts: HubSpot keeps one contact per email; contacts looked up by email at the same time
-  are read together (`contacts/batch/read` by `email`). Upsert updates the contact with our HubSpot id,
-  else the one with the email, else creates; a create refused with 409 "Contact already exists.
-  Existing ID: N" (a concurrent writer won) becomes an update of N.
+  are read together (`contacts/batch/read` by `email`). Upsert updates the contact with our
+  HubSpot id, else the one with the email, else creates; a create refused with 409 "Contact
+  already exists. Existing ID: N" (a concurrent writer won) becomes an update of N.
 - Notes and tickets carry our key in a custom property (`retailhub_note_key`,
   `retailhub_case_key`, created by `install()`, the case key with "unique values" on) and are
   searched by it before creating. Notes added concurrently go together: one search `IN` their
@@ -55,8 +55,9 @@ _EXISTING_ID = re.compile(r"Existing ID: (\d+)")
 _CHANGED_SORT = ({"propertyName": "lastmodifieddate", "direction": "ASCENDING"},)
 
 
-NOTE_BATCH = 100
-"""Notes per batch: HubSpot's batch create takes 100 inputs (and an `IN` filter 100 values)."""
+BATCH_INPUTS = 100
+"""Objects per batch call: HubSpot's batch create and batch read take 100 inputs (and an `IN`
+filter 100 values)."""
 SEARCH_LIMIT = 200
 """HubSpot's largest search page: room for a key noted twice by writers racing elsewhere."""
 
@@ -89,9 +90,11 @@ class HubSpotCrm(CrmPort):
         search_window: int = SEARCH_WINDOW,
     ) -> None:
         self.client = HubSpotClient(base_url, access_token, policy, system=SYSTEM)
-        self._notes: Coalescer[_NoteRequest, str] = Coalescer(self._add_notes, max_batch=NOTE_BATCH)
+        self._notes: Coalescer[_NoteRequest, str] = Coalescer(
+            self._add_notes, max_batch=BATCH_INPUTS
+        )
         self._contacts: Coalescer[str, dict[str, Any] | None] = Coalescer(
-            self._read_contacts, max_batch=NOTE_BATCH
+            self._read_contacts, max_batch=BATCH_INPUTS
         )
         self.case_stages = dict(case_stages)
         self.page_size, self.search_window = page_size, search_window
@@ -226,8 +229,8 @@ class HubSpotCrm(CrmPort):
         created in one batch; the answer for each request in order."""
         wanted = list(dict.fromkeys(request.key.lower() for request in requests))
         noted: dict[str, str] = {}
-        for start in range(0, len(wanted), NOTE_BATCH):
-            chunk = wanted[start : start + NOTE_BATCH]
+        for start in range(0, len(wanted), BATCH_INPUTS):
+            chunk = wanted[start : start + BATCH_INPUTS]
             page = await self.client.search(
                 "notes",
                 [[{"propertyName": NOTE_KEY_PROPERTY, "operator": "IN", "values": chunk}]],

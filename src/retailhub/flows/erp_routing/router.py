@@ -16,8 +16,9 @@ Reads, which no single document routes:
   `changed_since` passes through.
 - `products`, `prices` and `pricing_controls` merge the routed ERPs in precedence order (the
   default first, then in rule order): the first ERP to know a SKU (a price slot) answers for it.
-  `prices(changed_since=...)` reads the SKUs whose price changed in any routed ERP again from
-  every one, so an ERP further down never answers for a slot another one owns.
+  With `changed_since`, a SKU whose item or price changed in any routed ERP is answered by the
+  first ERP in precedence that holds it, so an ERP further down never answers for a SKU or a
+  price slot another one owns.
 - `postings(day, location)` asks the ERPs that sale orders or credit notes at the location may
   route to (every routed ERP without a location); shadow copies are left out.
 
