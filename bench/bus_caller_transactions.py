@@ -77,10 +77,11 @@ async def measure(*, busy: bool, callers: int, seconds: float) -> float:
                         f"bench-{n}", [LOAD_TYPE], _handle_like_a_flow, concurrency=16
                     )
             until = time.monotonic() + seconds
-            work = [_call(bus, caller, until) for caller in range(callers)]
-            feeding = [_feed(bus, until)] if busy else []
-            taken = await asyncio.gather(*work, *feeding)
-            return sum(t for t in taken if t is not None) / seconds
+            feeding = asyncio.create_task(_feed(bus, until)) if busy else None
+            taken = await asyncio.gather(*(_call(bus, caller, until) for caller in range(callers)))
+            if feeding is not None:
+                await feeding
+            return sum(taken) / seconds
         finally:
             await bus.close()
 
